@@ -1,0 +1,50 @@
+"""The console channel: chat in a terminal, or pipe messages in one per line."""
+from __future__ import annotations
+
+import asyncio
+import sys
+from typing import TextIO
+
+from ..messages import Incoming, Reply
+from ..signpost import Signpost
+
+PROMPT = "you> "
+
+
+def render(reply: Reply) -> str:
+    """Plain text for a terminal: the answer, its contacts, then what to do next."""
+    parts = [reply.title.upper()] if reply.title and reply.outcome == "answer" else []
+    parts.append(reply.text)
+    for contact in reply.contacts:
+        parts.append("\n".join([contact.name, *(f"  {line}" for line in contact.lines)]))
+    if reply.choices:
+        parts.append("\n".join(f"  {n}. {c.title}" for n, c in enumerate(reply.choices, 1)))
+        parts.append("Reply with a number.")
+    if reply.related:
+        parts.append("Next: " + "; ".join(c.title for c in reply.related))
+    return "\n\n".join(parts)
+
+
+async def _read_line(stream: TextIO, interactive: bool) -> str | None:
+    if interactive:
+        try:
+            return await asyncio.to_thread(input, PROMPT)
+        except EOFError:
+            return None
+    line = await asyncio.to_thread(stream.readline)
+    return line if line else None
+
+
+async def run_console(bot: Signpost, stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout) -> int:
+    interactive = stdin.isatty()
+    if interactive:
+        print("SEND Signpost: ask about support for a child with SEND in Herefordshire. Ctrl-D to quit.\n", file=stdout)
+    sender = bot.key("console", "local")
+    while (line := await _read_line(stdin, interactive)) is not None:
+        text = line.rstrip("\r\n")
+        if not interactive and not text.strip():
+            continue
+        reply = await bot.conversation.handle(Incoming("console", sender, text))
+        print(render(reply), file=stdout)
+        print("-" * 40, file=stdout, flush=True)
+    return 0

@@ -1,0 +1,151 @@
+"""Build the replies the bot gives for each outcome, from the knowledge base.
+
+Everything here is stateless: the same text always gives the same reply, which is
+what the batch command (`main.py answer --jsonl`) relies on.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+
+from .contacts import contacts_for
+from .crisis import CrisisRules, crisis_message, detect_crisis
+from .knowledge import Entry, Knowledge
+from .matcher import Decision, Matcher
+from .messages import Choice, Reply
+from .smalltalk import smalltalk_kind
+from .text import fold
+
+UNANSWERED = (
+    "Sorry, I don't have a good answer to that yet. I have passed your question to the "
+    "people who write these answers, so they can add one.\n\n"
+    "For now, the Local Offer lists SEND support in Herefordshire, and SENDIASS gives free, "
+    "impartial advice. Type MENU to see the topics I can help with."
+)
+UNANSWERED_SMS = (
+    "Sorry, I don't have an answer to that yet. I have passed it on. SENDIASS gives free SEND advice, "
+    "and the Herefordshire Local Offer lists support. Text MENU for topics."
+)
+GREETING = (
+    "Hello. I can help you find support for a child or young person with special educational "
+    "needs or a disability (SEND) in Herefordshire. Ask me a question in your own words, or pick a topic."
+)
+SMALLTALK = {
+    "thanks": "You're welcome. Ask me anything else, or type MENU to see the topics.",
+    "bye": "Take care. You can message me again any time.",
+    "acknowledge": "OK. Ask me a question whenever you like, or type MENU to see the topics.",
+    "help": (
+        "I'm a computer, not a person. I answer questions about support for children and young people "
+        "with special educational needs or disabilities (SEND) in Herefordshire, using answers written "
+        "by the council and the NHS.\n\nAsk in your own words, for example \"how do I get an EHC plan?\" "
+        "or \"help while we wait for an autism assessment\". Type MENU to see the topics. "
+        "If anyone is in danger now, call 999."
+    ),
+    "menu": "Here are the topics I can help with. Pick one:",
+    "empty": "Please type your question, or type MENU to see the topics.",
+}
+UNANSWERED_SERVICES = ("local-offer", "sendiass")
+_FIRST_SENTENCES = re.compile(r"(?s)^(.{40,240}?[.!?])(\s|$)")
+
+
+def short_text(entry: Entry) -> str:
+    """The SMS version: the entry's own `sms`, else its first sentences."""
+    if entry.sms:
+        return entry.sms
+    first = entry.answer.split("\n\n", 1)[0]
+    found = _FIRST_SENTENCES.match(first)
+    return found.group(1) if found else first[:240]
+
+
+@dataclass(frozen=True)
+class Replies:
+    knowledge: Knowledge
+    matcher: Matcher
+    crisis_rules: CrisisRules
+
+    def menu(self) -> Reply:
+        choices = tuple(Choice(f"group:{g.id}", g.title) for g in self.knowledge.groups)
+        return Reply("smalltalk", SMALLTALK["menu"], choices=choices, kind="menu")
+
+    def group(self, group_id: str) -> Reply | None:
+        group = next((g for g in self.knowledge.groups if g.id == group_id), None)
+        if group is None:
+            return None
+        choices = tuple(Choice(e.id, e.title) for t in group.topics if (e := self.knowledge.entry(t)))
+        return Reply("smalltalk", f"{group.title}: pick a topic.", choices=choices, kind="menu")
+
+    def smalltalk(self, kind: str) -> Reply:
+        if kind == "menu":
+            return self.menu()
+        if kind == "greeting":
+            return Reply("smalltalk", GREETING, choices=self.menu().choices, kind=kind)
+        return Reply("smalltalk", SMALLTALK[kind], kind=kind)
+
+    def answer(self, entry: Entry, score: float, now: dt.datetime | None = None, kind: str | None = None) -> Reply:
+        related = tuple(Choice(r, e.title) for r in entry.related if (e := self.knowledge.entry(r)))
+        return Reply(
+            "answer", entry.answer, short=short_text(entry), topic=entry.id, title=entry.title,
+            score=score, related=related, contacts=contacts_for(entry.services, self.knowledge, now), kind=kind,
+        )
+
+    def clarify(self, decision: Decision) -> Reply:
+        choices = tuple(Choice(c.entry.id, c.entry.title) for c in decision.candidates)
+        return Reply("clarify", "I'm not sure which of these you mean. Please pick one:", choices=choices,
+                     score=decision.score, options=tuple(c.id for c in choices))
+
+    def unanswered(self, score: float, now: dt.datetime | None = None) -> Reply:
+        contacts = contacts_for(UNANSWERED_SERVICES, self.knowledge, now)
+        return Reply("unanswered", UNANSWERED, short=UNANSWERED_SMS, score=score, contacts=contacts)
+
+    def crisis(self, category: str) -> Reply:
+        return Reply("crisis", crisis_message(self._local_crisis_line()), kind=category, score=1.0)
+
+    def _local_crisis_line(self) -> str | None:
+        line = self.knowledge.services.get("local-crisis-line")
+        if line is None or not line.checked or not line.phone:
+            return None
+        return f"{line.name}: {line.phone}"
+
+    def out_of_area(self, area: str, score: float) -> Reply:
+        assert self.knowledge.areas is not None
+        text = self.knowledge.areas.reply.replace("{area}", area)
+        return Reply("unanswered", text, short=text, score=score, kind="out-of-area")
+
+    def out_of_scope(self, entry: Entry, score: float) -> Reply:
+        return Reply("unanswered", entry.answer, short=short_text(entry), score=score, kind="out-of-scope")
+
+    # ------------------------------------------------------------ the pipeline
+
+    def respond(self, text: str, now: dt.datetime | None = None) -> Reply:
+        """One message to one reply, with no memory of earlier messages."""
+        if not fold(text):
+            return Reply("smalltalk", SMALLTALK["empty"], kind="empty")
+        hit = detect_crisis(text, self.crisis_rules)  # always first: nothing may delay a crisis reply
+        if hit is not None:
+            return self.crisis(hit.category)
+        kind = smalltalk_kind(text)
+        if kind is not None:
+            return self.smalltalk(kind)
+        decision = self.matcher.decide(text)
+        area = self._other_area(text)
+        if area is not None:
+            return self.out_of_area(area, decision.score)
+        if decision.outcome == "answer":
+            return self.answer(decision.candidates[0].entry, decision.score, now)
+        if decision.outcome == "clarify":
+            return self.clarify(decision)
+        best = decision.best
+        if best is not None and not best.entry.answers and best.score >= self.matcher.thresholds.clarify:
+            return self.out_of_scope(best.entry, decision.score)
+        return self.unanswered(decision.score, now)
+
+    def _other_area(self, text: str) -> str | None:
+        """Another council named, and not ours: our answers would send them to the wrong place."""
+        areas = self.knowledge.areas
+        if areas is None:
+            return None
+        padded = f" {fold(text)} "
+        if any(f" {fold(name)} " in padded for name in areas.home):
+            return None
+        return next((name for name in areas.others if f" {fold(name)} " in padded), None)

@@ -1,0 +1,241 @@
+"""The log: one SQLite file, behind a small interface.
+
+What is stored is pseudonymous: a keyed hash of the sender (never a phone number or a
+chat id) and the message text after redaction. Editors read it for the unanswered
+questions and the "did this help?" answers; everything is purged after the retention
+period and erased on request.
+"""
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import aiosqlite
+
+from .redaction import redact
+
+SCHEMA_VERSION = 1
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS messages (
+    id INTEGER PRIMARY KEY,
+    at TEXT NOT NULL,              -- UTC, ISO 8601
+    channel TEXT NOT NULL,
+    sender TEXT NOT NULL,          -- keyed hash, never a raw id
+    text TEXT NOT NULL,            -- redacted
+    outcome TEXT NOT NULL,
+    topic TEXT,
+    score REAL NOT NULL DEFAULT 0,
+    options TEXT NOT NULL DEFAULT '[]',
+    kind TEXT
+);
+CREATE INDEX IF NOT EXISTS messages_at ON messages (at);
+CREATE INDEX IF NOT EXISTS messages_sender ON messages (sender);
+CREATE INDEX IF NOT EXISTS messages_outcome ON messages (outcome, at);
+CREATE TABLE IF NOT EXISTS feedback (
+    id INTEGER PRIMARY KEY,
+    message_id INTEGER NOT NULL REFERENCES messages (id) ON DELETE CASCADE,
+    at TEXT NOT NULL,
+    sender TEXT NOT NULL,
+    helpful INTEGER NOT NULL,
+    UNIQUE (message_id, sender)
+);
+CREATE TABLE IF NOT EXISTS opt_outs (sender TEXT PRIMARY KEY, channel TEXT NOT NULL, at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS deliveries (
+    channel TEXT NOT NULL,
+    delivery_id TEXT NOT NULL,     -- the channel's message id (Twilio MessageSid, Telegram update id)
+    sender TEXT NOT NULL,
+    reply TEXT NOT NULL,           -- what we answered, so a retry gets the same reply
+    at TEXT NOT NULL,
+    PRIMARY KEY (channel, delivery_id)
+);
+"""
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def _iso(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+@dataclass(frozen=True)
+class LogRecord:
+    channel: str
+    sender: str
+    text: str  # raw; redacted by the store before it is written
+    outcome: str
+    topic: str | None = None
+    score: float = 0.0
+    options: tuple[str, ...] = ()
+    kind: str | None = None
+    at: dt.datetime | None = None
+
+
+class Store(Protocol):
+    """What the bot needs from storage. SQLiteStore is the one implementation."""
+
+    async def log(self, record: LogRecord) -> int: ...
+    async def record_feedback(self, message_id: int, sender: str, helpful: bool) -> bool: ...
+    async def forget(self, sender: str) -> int: ...
+    async def purge(self, older_than_days: int) -> int: ...
+    async def set_opted_out(self, sender: str, channel: str, opted_out: bool) -> None: ...
+    async def is_opted_out(self, sender: str) -> bool: ...
+    async def recall_delivery(self, channel: str, delivery_id: str) -> str | None: ...
+    async def remember_delivery(self, channel: str, delivery_id: str, sender: str, reply: str) -> None: ...
+
+
+def default_db_path() -> Path:
+    return Path("data") / "signpost.sqlite3"
+
+
+class SQLiteStore:
+    """aiosqlite on one connection; a lock makes each transaction whole.
+
+    Tasks sharing one connection share its transaction, so without the lock one task's
+    commit would commit another's half-done write.
+    """
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        self._db: aiosqlite.Connection | None = None
+        self._lock = asyncio.Lock()
+
+    async def open(self) -> "SQLiteStore":
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = await aiosqlite.connect(self.path, isolation_level=None)
+        self._db.row_factory = aiosqlite.Row
+        # WAL persists in the file; synchronous, busy_timeout and foreign keys reset per connection.
+        for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "busy_timeout=5000", "foreign_keys=ON"):
+            await self._db.execute(f"PRAGMA {pragma}")
+        await self._migrate()
+        if os.name == "posix":
+            os.chmod(self.path, 0o600)  # family messages: readable by the service account only
+        return self
+
+    async def close(self) -> None:
+        if self._db is not None:
+            await self._db.close()
+            self._db = None
+
+    async def __aenter__(self) -> "SQLiteStore":
+        return await self.open()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    @property
+    def db(self) -> aiosqlite.Connection:
+        if self._db is None:
+            raise RuntimeError("the store is not open")
+        return self._db
+
+    async def _migrate(self) -> None:
+        async with self._lock:
+            await self.db.executescript(SCHEMA)
+            row = await (await self.db.execute("SELECT value FROM meta WHERE key = 'schema_version'")).fetchone()
+            version = int(row[0]) if row else 0
+            if version > SCHEMA_VERSION:
+                raise RuntimeError(f"{self.path} has schema version {version}; this bot knows up to {SCHEMA_VERSION}")
+            await self.db.execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+            )
+
+    async def _write(self, sql: str, params: tuple = ()) -> aiosqlite.Cursor:
+        async with self._lock:
+            await self.db.execute("BEGIN IMMEDIATE")
+            try:
+                cursor = await self.db.execute(sql, params)
+                await self.db.execute("COMMIT")
+                return cursor
+            except BaseException:
+                await self.db.execute("ROLLBACK")
+                raise
+
+    async def log(self, record: LogRecord) -> int:
+        cursor = await self._write(
+            "INSERT INTO messages (at, channel, sender, text, outcome, topic, score, options, kind)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (_iso(record.at or utcnow()), record.channel, record.sender, redact(record.text), record.outcome,
+             record.topic, float(record.score), json.dumps(list(record.options)), record.kind),
+        )
+        return int(cursor.lastrowid or 0)
+
+    async def record_feedback(self, message_id: int, sender: str, helpful: bool) -> bool:
+        """Store a "did this help?" answer against the sender's own logged answer; the latest one counts."""
+        cursor = await self._write(
+            "INSERT INTO feedback (message_id, at, sender, helpful)"
+            " SELECT id, ?, ?, ? FROM messages WHERE id = ? AND sender = ?"
+            " ON CONFLICT (message_id, sender) DO UPDATE SET helpful = excluded.helpful, at = excluded.at",
+            (_iso(utcnow()), sender, int(helpful), message_id, sender),
+        )
+        return cursor.rowcount > 0
+
+    async def forget(self, sender: str) -> int:
+        """Erase everything kept about one sender; returns the number of rows removed."""
+        removed = 0
+        async with self._lock:
+            await self.db.execute("BEGIN IMMEDIATE")
+            try:
+                for table in ("feedback", "messages", "deliveries", "opt_outs"):
+                    cursor = await self.db.execute(f"DELETE FROM {table} WHERE sender = ?", (sender,))  # noqa: S608
+                    removed += cursor.rowcount
+                await self.db.execute("COMMIT")
+            except BaseException:
+                await self.db.execute("ROLLBACK")
+                raise
+        await self._checkpoint()
+        return removed
+
+    async def purge(self, older_than_days: int) -> int:
+        """Delete rows older than the retention period (opt-outs are kept: they must be honoured)."""
+        cutoff = _iso(utcnow() - dt.timedelta(days=older_than_days))
+        removed = 0
+        async with self._lock:
+            await self.db.execute("BEGIN IMMEDIATE")
+            try:
+                for table in ("feedback", "messages", "deliveries"):
+                    cursor = await self.db.execute(f"DELETE FROM {table} WHERE at < ?", (cutoff,))  # noqa: S608
+                    removed += cursor.rowcount
+                await self.db.execute("COMMIT")
+            except BaseException:
+                await self.db.execute("ROLLBACK")
+                raise
+        await self._checkpoint()
+        return removed
+
+    async def _checkpoint(self) -> None:
+        """Fold the WAL back into the file so erased text does not linger in it."""
+        async with self._lock:
+            await self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    async def set_opted_out(self, sender: str, channel: str, opted_out: bool) -> None:
+        if opted_out:
+            await self._write("INSERT OR REPLACE INTO opt_outs (sender, channel, at) VALUES (?, ?, ?)",
+                              (sender, channel, _iso(utcnow())))
+        else:
+            await self._write("DELETE FROM opt_outs WHERE sender = ?", (sender,))
+
+    async def is_opted_out(self, sender: str) -> bool:
+        async with self._lock:
+            row = await (await self.db.execute("SELECT 1 FROM opt_outs WHERE sender = ?", (sender,))).fetchone()
+        return row is not None
+
+    async def recall_delivery(self, channel: str, delivery_id: str) -> str | None:
+        async with self._lock:
+            row = await (await self.db.execute(
+                "SELECT reply FROM deliveries WHERE channel = ? AND delivery_id = ?", (channel, delivery_id)
+            )).fetchone()
+        return row[0] if row else None
+
+    async def remember_delivery(self, channel: str, delivery_id: str, sender: str, reply: str) -> None:
+        await self._write(
+            "INSERT OR IGNORE INTO deliveries (channel, delivery_id, sender, reply, at) VALUES (?, ?, ?, ?, ?)",
+            (channel, delivery_id, sender, reply, _iso(utcnow())),
+        )

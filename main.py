@@ -1,0 +1,7 @@
+"""SEND Signpost. `python main.py --help` lists the commands."""
+import sys
+
+from bot.cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())

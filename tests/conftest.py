@@ -1,0 +1,89 @@
+"""Shared fixtures: small knowledge directories written to real files, and a real SQLite store."""
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from bot.knowledge import BUNDLED_DIR, load_knowledge
+from bot.matcher import Matcher
+from bot.replies import Replies
+from bot.crisis import load_crisis_rules
+from bot.store import SQLiteStore
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+
+SMALL_KB = """
+- id: ehcp-what-is
+  title: What an EHC plan is
+  questions: [what is an ehcp, what does an education health and care plan do, ehc plan meaning]
+  answer: An EHC plan is a legal document about your child's needs.
+  sms: An EHC plan is a legal document about your child's needs.
+  related: [ehcp-request]
+  services: [sendiass]
+- id: ehcp-request
+  title: How to ask for an EHC needs assessment
+  questions: [how do i apply for an ehcp, request an ehc needs assessment, can a parent ask the council for an assessment]
+  answer: You can write to the council yourself to ask for an assessment.
+- id: school-transport
+  title: Travel to school
+  questions: [free transport to school, taxi to special school, school bus for my disabled child]
+  answer: Your child may get free travel to school.
+- id: short-breaks
+  title: Short breaks
+  questions: [short breaks for disabled children, respite care, a break from caring]
+  answer: Short breaks give disabled children time away and give you a rest.
+"""
+
+
+def write_kb(directory: Path, entries: str = SMALL_KB, **files: str) -> Path:
+    """Write a knowledge directory: entries.yaml plus any named files (services="...")."""
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "entries.yaml").write_text(textwrap.dedent(entries), encoding="utf-8")
+    for name, text in files.items():
+        (directory / f"{name}.yaml").write_text(textwrap.dedent(text), encoding="utf-8")
+    return directory
+
+
+@pytest.fixture
+def small_kb(tmp_path: Path) -> Path:
+    return write_kb(tmp_path / "kb", services="""
+        services:
+          - id: sendiass
+            name: SENDIASS
+            phone: "01905 768153"
+            checked: true
+            hours:
+              - {days: [mon, tue, wed, thu, fri], open: "09:00", close: "17:00"}
+        """, lexicon="""
+        lexicon:
+          ehcp: [echp, ehc plan, education health and care plan]
+        """, groups="""
+        groups:
+          - id: plans
+            title: EHC plans
+            topics: [ehcp-what-is, ehcp-request]
+          - id: family
+            title: Family life
+            topics: [short-breaks, school-transport]
+        """)
+
+
+@pytest.fixture
+def small_replies(small_kb: Path) -> Replies:
+    knowledge = load_knowledge(small_kb)
+    return Replies(knowledge, Matcher(knowledge), load_crisis_rules())
+
+
+@pytest.fixture(scope="session")
+def bundled_replies() -> Replies:
+    knowledge = load_knowledge(BUNDLED_DIR)
+    return Replies(knowledge, Matcher(knowledge), load_crisis_rules())
+
+
+@pytest.fixture
+async def store(tmp_path: Path):
+    async with SQLiteStore(tmp_path / "log.sqlite3") as opened:
+        yield opened

@@ -1,0 +1,92 @@
+"""The command line contracts: batch answers, console chat with piped stdin, ask, kb check."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT, SHARED, write_kb
+
+
+def run(*args: str, stdin: str = "", env: dict | None = None, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(ROOT / "main.py"), *args], input=stdin, capture_output=True,
+                          text=True, timeout=60, cwd=cwd, env={**os.environ, **(env or {})})
+
+
+def test_answer_jsonl_contract(small_kb: Path, tmp_path: Path) -> None:
+    """answer --jsonl prints one JSON line per question, in order, with the contract's keys, and logs nothing."""
+    questions = [json.dumps({"q": "free transport to school"}), "plain text: respite care", json.dumps({"q": "hi"})]
+    result = run("answer", "--jsonl", "--kb", str(small_kb), stdin="\n".join(questions) + "\n",
+                 env={"SIGNPOST_DB": str(tmp_path / "db.sqlite3")})
+    assert result.returncode == 0, result.stderr
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [r["q"] for r in rows] == ["free transport to school", "plain text: respite care", "hi"]
+    assert all(set(r) == {"q", "outcome", "topic", "options", "score"} for r in rows)
+    assert rows[0]["outcome"] == "answer" and rows[0]["topic"] == "school-transport"
+    assert rows[2]["outcome"] == "smalltalk"
+    assert not (tmp_path / "db.sqlite3").exists()
+
+
+def test_answer_keeps_crisis_check_on_any_kb(small_kb: Path) -> None:
+    """The crisis check belongs to the bot and stays on with another knowledge base."""
+    result = run("answer", "--jsonl", "--kb", str(small_kb), stdin='{"q": "i want to kill myself"}\n')
+    assert json.loads(result.stdout)["outcome"] == "crisis"
+
+
+def test_chat_with_piped_stdin(small_kb: Path, tmp_path: Path) -> None:
+    """chat reads one message per line from a pipe, answers each, logs each, and exits 0 at the end."""
+    db = tmp_path / "chat.sqlite3"
+    result = run("chat", "--kb", str(small_kb), "--db", str(db), stdin="ehcp\n2\nthanks\n")
+    assert result.returncode == 0, result.stderr
+    blocks = [b for b in result.stdout.split("-" * 40) if b.strip()]
+    assert len(blocks) == 3
+    assert "Reply with a number" in blocks[0]
+    import sqlite3
+
+    with sqlite3.connect(db) as conn:
+        outcomes = [r[0] for r in conn.execute("SELECT outcome FROM messages ORDER BY id")]
+    assert outcomes == ["clarify", "answer", "smalltalk"]
+
+
+def test_ask_answers_from_the_bundled_base() -> None:
+    """ask answers the headline question from the bundled knowledge base."""
+    result = run("ask", "do i need a diagnosis for an ehcp")
+    assert result.returncode == 0, result.stderr
+    assert "diagnosis" in result.stdout.lower()
+
+
+def test_kb_check_fails_on_a_bad_file(tmp_path: Path) -> None:
+    """kb check exits 1 and prints each error with its file and entry."""
+    kb = write_kb(tmp_path / "kb", "- {id: a, title: A, questions: [q]}\n")
+    result = run("kb", "check", "--kb", str(kb))
+    assert result.returncode == 1
+    assert "entry 'a': 'answer' is missing" in result.stdout
+
+
+def test_bot_refuses_to_start_on_a_bad_file(tmp_path: Path) -> None:
+    """chat will not start on invalid knowledge; it says why and exits non-zero."""
+    kb = write_kb(tmp_path / "kb", "- {id: a, title: A}\n")
+    result = run("chat", "--kb", str(kb), "--db", str(tmp_path / "x.sqlite3"), stdin="hi\n")
+    assert result.returncode == 2 and "'questions' is missing" in result.stderr
+
+
+def test_bundled_kb_check_is_clean() -> None:
+    """The shipped knowledge base has no errors and no warnings."""
+    result = run("kb", "check")
+    assert result.returncode == 0, result.stdout
+    assert "0 errors, 0 warnings" in result.stdout, result.stdout
+
+
+@pytest.mark.skipif(not (SHARED / "eval" / "score.py").exists(), reason="shared eval set not present")
+def test_dev_set_targets() -> None:
+    """On the dev set: top-1 >= 85%, resolved >= 93%, wrong <= 4%, abstention >= 85%, crisis recall 100%."""
+    result = subprocess.run([sys.executable, str(SHARED / "eval" / "score.py"), "--json", "--", sys.executable,
+                             str(ROOT / "main.py"), "answer", "--jsonl"], capture_output=True, text=True, timeout=120, cwd=ROOT)
+    figures = json.loads(result.stdout.strip().splitlines()[-1])
+    assert figures["top1_pct"] >= 85 and figures["resolved_pct"] >= 93, figures
+    assert figures["wrong_answer_pct"] <= 4 and figures["oos_abstain_pct"] >= 85, figures
+    assert figures["crisis_recall_pct"] == 100 and figures["false_crisis_pct"] <= 1, figures

@@ -1,0 +1,94 @@
+"""The conversation core: outcomes, follow-ups that depend on the previous reply, and the log."""
+from __future__ import annotations
+
+import datetime as dt
+
+from bot.conversation import Conversation
+from bot.messages import Incoming
+from bot.replies import Replies
+from bot.store import SQLiteStore
+
+
+def ask(conversation: Conversation, text: str, sender: str = "s1"):
+    return conversation.reply_to(sender, text)
+
+
+def test_clarify_then_number_picks_the_option(small_replies: Replies) -> None:
+    """After a clarify, '2' answers with the second option offered."""
+    conversation = Conversation(small_replies)
+    first = ask(conversation, "ehcp")
+    assert first.outcome == "clarify" and len(first.choices) >= 2
+    picked = ask(conversation, "2")
+    assert picked.outcome == "answer" and picked.topic == first.choices[1].id
+
+
+def test_clarify_then_title_words_pick_the_option(small_replies: Replies) -> None:
+    """After a clarify, typing an option's title picks it."""
+    conversation = Conversation(small_replies)
+    first = ask(conversation, "ehcp")
+    picked = ask(conversation, first.choices[0].title.lower())
+    assert picked.topic == first.choices[0].id
+
+
+def test_number_without_a_choice_is_not_an_answer(small_replies: Replies) -> None:
+    """'2' out of the blue is not treated as a pick."""
+    assert ask(Conversation(small_replies), "2").outcome == "unanswered"
+
+
+def test_menu_then_group_then_topic(small_replies: Replies) -> None:
+    """MENU lists groups; a number opens a group; a number there answers a topic."""
+    conversation = Conversation(small_replies)
+    menu = ask(conversation, "MENU")
+    assert menu.outcome == "smalltalk" and [c.title for c in menu.choices] == ["EHC plans", "Family life"]
+    group = ask(conversation, "2")
+    assert [c.id for c in group.choices] == ["short-breaks", "school-transport"]
+    assert ask(conversation, "1").topic == "short-breaks"
+
+
+def test_more_gives_the_full_answer(small_replies: Replies) -> None:
+    """'more' after an answer repeats it in full, marked for channels that sent a short one."""
+    conversation = Conversation(small_replies)
+    ask(conversation, "respite care for disabled children")
+    more = ask(conversation, "MORE")
+    assert more.kind == "more" and more.topic == "short-breaks" and more.short is None
+
+
+def test_senders_do_not_share_state(small_replies: Replies) -> None:
+    """One parent's choices mean nothing in another parent's chat."""
+    conversation = Conversation(small_replies)
+    ask(conversation, "ehcp", sender="a")
+    assert ask(conversation, "2", sender="b").outcome == "unanswered"
+
+
+def test_smalltalk_and_empty(small_replies: Replies) -> None:
+    """Greetings, thanks and an empty message get a short reply, never a matched answer."""
+    conversation = Conversation(small_replies)
+    assert ask(conversation, "hiya").kind == "greeting"
+    assert ask(conversation, "thanks x").kind == "thanks"
+    assert ask(conversation, "   ").kind == "empty"
+
+
+def test_crisis_comes_before_matching(small_replies: Replies) -> None:
+    """A message with a risk to life gets the crisis reply even when it also asks a SEND question."""
+    reply = ask(Conversation(small_replies), "how do i apply for an ehcp, i want to kill myself")
+    assert reply.outcome == "crisis" and "999" in reply.text
+
+
+def test_answer_shows_checked_contacts_and_opening(small_replies: Replies) -> None:
+    """An answer carries its services' checked details and whether the line is open now."""
+    monday_10am = dt.datetime(2026, 11, 23, 10, 0)
+    reply = small_replies.answer(small_replies.knowledge.entry("ehcp-what-is"), 1.0, monday_10am)
+    assert reply.contacts[0].lines[0] == "Phone: 01905 768153"
+    assert reply.contacts[0].lines[-1].startswith("Open now")
+    saturday = dt.datetime(2026, 11, 28, 10, 0)
+    closed = small_replies.answer(small_replies.knowledge.entry("ehcp-what-is"), 1.0, saturday)
+    assert "opens Monday 9am" in closed.contacts[0].lines[-1]
+
+
+async def test_every_message_is_logged(small_replies: Replies, store: SQLiteStore) -> None:
+    """handle() writes one row per message with its outcome and topic, and returns the row id."""
+    conversation = Conversation(small_replies, store)
+    reply = await conversation.handle(Incoming("console", "key1", "free transport to school"))
+    assert reply.log_id
+    rows = await (await store.db.execute("SELECT sender, outcome, topic FROM messages")).fetchall()
+    assert [tuple(r) for r in rows] == [("key1", "answer", "school-transport")]

@@ -1,0 +1,66 @@
+"""The matcher: ranking by weighted terms, typo tolerance, and the choice of outcome."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from bot.knowledge import load_knowledge
+from bot.matcher import Matcher
+from tests.conftest import write_kb
+
+
+def matcher_for(kb: Path) -> Matcher:
+    return Matcher(load_knowledge(kb))
+
+
+def test_plain_question_is_answered(small_kb: Path) -> None:
+    """A question worded like an entry's example is answered with that entry."""
+    decision = matcher_for(small_kb).decide("how can I apply for an EHCP for my son")
+    assert decision.outcome == "answer"
+    assert decision.best.entry.id == "ehcp-request"
+
+
+def test_lexicon_and_typos(small_kb: Path) -> None:
+    """Variants from the lexicon and misspellings reach the right entry."""
+    matcher = matcher_for(small_kb)
+    assert matcher.decide("wot is an echp").best.entry.id == "ehcp-what-is"
+    assert matcher.decide("transprot to scool").best.entry.id == "school-transport"
+    assert "assessment" in matcher.words("request an assesment")
+
+
+def test_rare_words_outweigh_common_ones(small_kb: Path) -> None:
+    """'taxi' decides the entry even though 'how do i get' matches elsewhere."""
+    assert matcher_for(small_kb).decide("how do i get a taxi").best.entry.id == "school-transport"
+
+
+def test_unrelated_question_is_unanswered(small_kb: Path) -> None:
+    """A question sharing no meaningful words is not answered."""
+    assert matcher_for(small_kb).decide("what time does the swimming pool open").outcome == "unanswered"
+
+
+def test_close_candidates_give_a_clarify(tmp_path: Path) -> None:
+    """Two entries that fit equally well are offered as a choice, not guessed between."""
+    kb = write_kb(tmp_path / "kb", """
+        - {id: camhs-referral, title: CAMHS referral, questions: [camhs referral for anxiety], answer: a}
+        - {id: camhs-waiting, title: CAMHS waiting, questions: [camhs waiting times for anxiety], answer: b}
+        - {id: other, title: Other, questions: [school transport], answer: c}
+        """)
+    decision = matcher_for(kb).decide("camhs anxiety")
+    assert decision.outcome == "clarify"
+    assert {c.entry.id for c in decision.candidates} == {"camhs-referral", "camhs-waiting"}
+
+
+def test_other_area_names_are_never_corrected(tmp_path: Path) -> None:
+    """Hertfordshire is one letter from Herefordshire; spelling correction must not merge them."""
+    kb = write_kb(tmp_path / "kb", "- {id: a, title: A, questions: [local offer herefordshire], answer: x}\n",
+                  areas="areas:\n  home: [Herefordshire]\n  others: [Hertfordshire]\n  reply: Not here, {area}.\n")
+    assert matcher_for(kb).words("hertfordshire local offer")[0] == "hertfordshire"
+
+
+def test_out_of_scope_entry_is_never_an_answer(tmp_path: Path) -> None:
+    """Matching an out-of-scope entry gives 'unanswered', however strong the match."""
+    kb = write_kb(tmp_path / "kb", """
+        - {id: bins, kind: out-of-scope, title: Bins, questions: [when is my bin collected], answer: Not us.}
+        - {id: a, title: A, questions: [short breaks], answer: x}
+        """)
+    decision = matcher_for(kb).decide("when is my bin collected")
+    assert decision.outcome == "unanswered" and decision.best.entry.id == "bins"
