@@ -98,6 +98,7 @@ class Areas:
     home: tuple[str, ...]  # our own names ("Herefordshire", "Hereford"): naming one of them is never out of area
     others: tuple[str, ...]
     reply: str
+    unless: tuple[str, ...] = ()  # words that make naming another area fine ("moving from Powys")
 
 
 @dataclass(frozen=True)
@@ -334,7 +335,8 @@ def _areas(raw: Any, where: str, problems: _Problems) -> Areas | None:
         problems.add(where, "'areas' needs 'home' (names), 'others' (a list of names) and 'reply'")
         return None
     home = _strings(raw, "home", where, problems, required=True)
-    return Areas(home, _strings(raw, "others", where, problems, required=True), raw["reply"].strip())
+    others = _strings(raw, "others", where, problems, required=True)
+    return Areas(home, others, raw["reply"].strip(), _strings(raw, "unless", where, problems))
 
 
 # ---------------------------------------------------------------- loading

@@ -12,6 +12,7 @@ costs a few dictionary look-ups and numpy additions per word, never a loop over 
 from __future__ import annotations
 
 import math
+import re
 from collections import defaultdict
 from dataclasses import dataclass
 from functools import lru_cache
@@ -48,6 +49,9 @@ class Thresholds:
     phrasing_weight: float = 0.6
     # Pairs of adjacent words count for less than single words: they sharpen, not decide.
     bigram_weight: float = 0.5
+    # A passage of a long message can stand for the message, discounted because the
+    # rest of the message may change its meaning.
+    passage_weight: float = 0.8
 
 
 THRESHOLDS = Thresholds()
@@ -68,6 +72,10 @@ class Decision:
     @property
     def best(self) -> Candidate | None:
         return self.candidates[0] if self.candidates else None
+
+
+_SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
+LONG_MESSAGE = 200  # characters; shorter messages are read whole
 
 
 class _Index:
@@ -184,13 +192,33 @@ class Matcher:
 
     # ------------------------------------------------------------ matching
 
-    def rank(self, text: str, limit: int = 5) -> list[Candidate]:
-        query = self._vector(self.features(text))
-        if not query or not self.entries:
-            return []
+    def _scores(self, features: list[str]) -> np.ndarray | None:
+        query = self._vector(features)
+        if not query:
+            return None
         best_phrasing = np.maximum.reduceat(self._by_phrasing.scores(query), self._starts)
         combined = self.thresholds.phrasing_weight * best_phrasing
         combined += (1 - self.thresholds.phrasing_weight) * self._by_entry.scores(query)
+        return combined
+
+    def _passages(self, text: str) -> list[str]:
+        """A long message's sentences, in pairs: parents often bury the question in a story."""
+        sentences = [s for s in _SENTENCE.split(text) if s.strip()]
+        if len(sentences) < 3 and len(text) < LONG_MESSAGE:
+            return []
+        return [" ".join(sentences[i : i + 2]) for i in range(len(sentences))]
+
+    def rank(self, text: str, limit: int = 5) -> list[Candidate]:
+        if not self.entries:
+            return []
+        combined = self._scores(self.features(text))
+        for passage in self._passages(text):
+            found = self._scores(self.features(passage))
+            if found is not None:
+                found *= self.thresholds.passage_weight
+                combined = found if combined is None else np.maximum(combined, found)
+        if combined is None:
+            return []
         order = np.argsort(-combined, kind="stable")[:limit]
         return [Candidate(self.entries[i], round(float(combined[i]), 4)) for i in order if combined[i] > 0]
 

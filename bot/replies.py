@@ -146,6 +146,6 @@ class Replies:
         if areas is None:
             return None
         padded = f" {fold(text)} "
-        if any(f" {fold(name)} " in padded for name in areas.home):
+        if any(f" {fold(name)} " in padded for name in (*areas.home, *areas.unless)):
             return None
         return next((name for name in areas.others if f" {fold(name)} " in padded), None)
