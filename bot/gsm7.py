@@ -5,6 +5,7 @@ message into UCS-2, and a two-part message then holds 134 characters instead of 
 """
 from __future__ import annotations
 
+import re
 import unicodedata
 
 BASIC = frozenset(
@@ -23,6 +24,9 @@ REPLACEMENTS = {
     "\u2026": "...", "\u00a0": " ", "\u2007": " ", "\u202f": " ", "\u2009": " ", "\u200a": " ",
     "\u2022": "-", "\u00b7": "-", "\t": " ", "\u00d7": "x",
 }
+
+
+_SPACES = re.compile(r"(?<=\S) {2,}(?=\S)")  # left where a removed emoji stood
 
 
 def is_gsm7(text: str) -> bool:
@@ -56,4 +60,4 @@ def to_gsm7(text: str) -> str:
             continue
         plain = "".join(c for c in unicodedata.normalize("NFKD", char) if c in BASIC)
         out.append(plain)  # emoji and other symbols vanish rather than doubling the cost
-    return "".join(out)
+    return _SPACES.sub(" ", "".join(out))
