@@ -1,7 +1,8 @@
 """Turn services-directory records into the contact lines a reply shows.
 
-Only details an editor has checked are printed. An unchecked number could be wrong,
-and a parent acts on what we print, so for those we say where to look instead.
+A parent acts on what we print, so a detail no editor has checked yet is marked as
+such, a service with no sourced details points to the Local Offer, and opening times
+are shown (with whether the line is open now) only when checked.
 """
 from __future__ import annotations
 
@@ -62,16 +63,19 @@ def _open_line(service: Service, now: dt.datetime | None) -> str | None:
 
 
 def contact(service: Service, knowledge: Knowledge, now: dt.datetime | None = None) -> Contact:
-    if not service.checked:
-        directory = knowledge.services.get("local-offer")
-        where = f" ({directory.web})" if directory and directory.checked and directory.web else ""
-        return Contact(service.name, (f"Find their current contact details on the Herefordshire Local Offer{where}.",))
     lines = [f"Phone: {service.phone}" if service.phone else None,
              f"Text: {service.text}" if service.text else None,
              f"Email: {service.email}" if service.email else None,
-             f"Web: {service.web}" if service.web else None,
-             _open_line(service, now)]
-    return Contact(service.name, tuple(line for line in lines if line))
+             f"Web: {service.web}" if service.web else None]
+    shown = [line for line in lines if line]
+    if service.checked:
+        opening = _open_line(service, now)
+        return Contact(service.name, tuple(shown + ([opening] if opening else [])))
+    # Unchecked details come from a cited source but no editor has confirmed them yet:
+    # show them marked as such, and never show unchecked opening times.
+    if not shown:
+        return Contact(service.name, ("Find their contact details on the Herefordshire Local Offer.",))
+    return Contact(service.name, tuple(shown + ["(Not yet confirmed by the council: please check before you rely on it.)"]))
 
 
 def contacts_for(ids: tuple[str, ...], knowledge: Knowledge, now: dt.datetime | None = None) -> tuple[Contact, ...]:
