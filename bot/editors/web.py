@@ -1,0 +1,235 @@
+"""The editors' web page: everything under /editors.
+
+Switched off (404, "not set up") unless SIGNPOST_EDITOR_PASSWORD_HASH is set. A visitor
+who has not logged in gets the login form and nothing from the log. Sessions are signed
+cookies that expire; every form carries a CSRF token; a wrong password costs a delay.
+"""
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import time
+from contextlib import closing
+from typing import Awaitable, Callable
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from ..signpost import Signpost
+from . import pages
+from .auth import EditorAuth, PasswordHashError, Session, csrf_ok, parse_hash
+from .grouping import Group, group_questions
+from .reports import (EntryFeedback, ReportError, WeekStats, feedback_report, open_log, parse_since,
+                      unanswered_questions, weekly_stats)
+
+log = logging.getLogger(__name__)
+
+SESSION_COOKIE = "signpost_editors"
+LOGIN_COOKIE = "signpost_editors_login"
+WRONG_PASSWORD_DELAY = 1.0  # seconds; with the login lock, about one guess a second at most
+DEFAULT_SINCE = "90d"
+SECURITY_HEADERS = {
+    "Cache-Control": "no-store",
+    "Pragma": "no-cache",
+    "Content-Security-Policy": (f"default-src 'none'; style-src '{pages.STYLE_HASH}'; form-action 'self';"
+                                " frame-ancestors 'none'; base-uri 'none'"),
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+def secured(response: Response) -> Response:
+    response.headers.update(SECURITY_HEADERS)
+    return response
+
+
+def html(body: str, status: int = 200) -> Response:
+    return secured(HTMLResponse(body, status_code=status))
+
+
+def redirect(url: str) -> Response:
+    return secured(RedirectResponse(url, status_code=303))
+
+
+def forbidden() -> Response:
+    return html(pages.document("Form expired", "<p>This form has expired or did not come from this page. "
+                               '<a href="/editors">Go back</a> and try again.</p>'), 403)
+
+
+@dataclasses.dataclass
+class Reports:
+    groups: list[Group]
+    feedback: list[EntryFeedback]
+    weeks: list[WeekStats]
+
+
+class EditorPages:
+    def __init__(self, signpost: Signpost, auth: EditorAuth) -> None:
+        self.signpost = signpost
+        self.auth = auth
+        self._login_lock = asyncio.Lock()
+
+    # ------------------------------------------------------------ sessions and cookies
+
+    def session(self, request: Request) -> Session | None:
+        return self.auth.session(request.cookies.get(SESSION_COOKIE))
+
+    def _secure(self, request: Request) -> bool:
+        base = self.signpost.settings.public_base_url or ""
+        return request.url.scheme == "https" or base.startswith("https://")
+
+    def _set_cookie(self, response: Response, request: Request, name: str, value: str, max_age: int) -> None:
+        response.set_cookie(name, value, max_age=max_age, path="/editors", httponly=True,
+                            samesite="strict", secure=self._secure(request))
+
+    def login_form(self, request: Request, message: str | None = None, status: int = 200) -> Response:
+        cookie, field = self.auth.new_login_form()
+        response = html(pages.login_page(field, message), status)
+        self._set_cookie(response, request, LOGIN_COOKIE, cookie, 3600)
+        return response
+
+    # ------------------------------------------------------------ reading the log
+
+    def _since(self, request: Request) -> str:
+        since = request.query_params.get("since", DEFAULT_SINCE)
+        try:
+            parse_since(since)
+        except ReportError:
+            return DEFAULT_SINCE
+        return since
+
+    def _read(self, since: str, groups: bool = True, feedback: bool = True, weeks: bool = True) -> Reports:
+        start = parse_since(since)
+        try:
+            db = open_log(self.signpost.settings.db_path)
+        except ReportError:
+            return Reports([], [], [])
+        replies = self.signpost.conversation.replies  # the knowledge loaded now, after any reload
+        with closing(db):
+            found = Reports(
+                group_questions(unanswered_questions(db, start), replies.matcher) if groups else [],
+                feedback_report(db, start) if feedback else [],
+                weekly_stats(db, start) if weeks else [],
+            )
+        for row in found.feedback:
+            entry = replies.knowledge.entry(row.topic)
+            row.title = entry.title if entry else None
+        return found
+
+    async def _page(self, request: Request, title: str, render: Callable[[Reports, str, str], str],
+                    **wanted: bool) -> Response:
+        session = self.session(request)
+        if session is None:
+            return redirect("/editors")
+        since = self._since(request)
+        reports = await run_in_threadpool(self._read, since, **wanted)
+        return html(pages.document(title, render(reports, session.csrf, since), pages.nav(session.csrf, since)))
+
+    # ------------------------------------------------------------ routes
+
+    async def home(self, request: Request) -> Response:
+        if self.session(request) is None:
+            return self.login_form(request)
+
+        def render(reports: Reports, csrf: str, since: str) -> str:
+            questions = sum(w.questions for w in reports.weeks)
+            answered = sum(w.answered for w in reports.weeks)
+            rate = f"{answered / questions:.0%}" if questions else "-"
+            crisis = sum(w.crisis for w in reports.weeks)
+            return (
+                pages.reload_status(self.signpost.reload_error, request.query_params.get("reload"))
+                + "<h2>Overview</h2>" + pages.periods("/editors", since)
+                + f"<p>{sum(w.messages for w in reports.weeks)} messages, {questions} questions, "
+                f"answer rate {rate}, {crisis} crisis replies.</p>"
+                + "<h3>Weekly answer rate</h3>" + pages.answer_rate_chart(reports.weeks)
+                + f"<h3>Most asked unanswered questions</h3>{pages.unanswered_table(reports.groups[:10])}"
+                + '<p><a href="/editors/unanswered?since=' + pages.e(since) + '">All unanswered groups</a></p>'
+                + f"<h3>Least helpful answers</h3>{pages.feedback_table(reports.feedback[:5])}"
+                + pages.reload_form(csrf)
+            )
+
+        return await self._page(request, "Overview", render)
+
+    async def unanswered(self, request: Request) -> Response:
+        return await self._page(request, "Unanswered", lambda r, csrf, since: (
+            "<h2>Unanswered questions, grouped</h2>" + pages.periods("/editors/unanswered", since)
+            + '<p class="muted">To turn these into phrasings or new entries, run '
+            "<code>python main.py editors suggest</code> and review the file.</p>"
+            + pages.unanswered_table(r.groups)), feedback=False, weeks=False)
+
+    async def feedback(self, request: Request) -> Response:
+        return await self._page(request, "Feedback", lambda r, csrf, since: (
+            "<h2>Did the answers help?</h2>" + pages.periods("/editors/feedback", since)
+            + pages.feedback_table(r.feedback)), groups=False, weeks=False)
+
+    async def stats(self, request: Request) -> Response:
+        return await self._page(request, "Weekly stats", lambda r, csrf, since: (
+            "<h2>Weekly stats</h2>" + pages.periods("/editors/stats", since)
+            + pages.answer_rate_chart(r.weeks) + pages.stats_table(r.weeks)), groups=False, feedback=False)
+
+    async def login(self, request: Request) -> Response:
+        form = await request.form()
+        if not self.auth.login_form_ok(request.cookies.get(LOGIN_COOKIE), str(form.get("csrf") or "")):
+            return forbidden()
+        password = str(form.get("password") or "")
+        async with self._login_lock:  # one guess at a time, whoever is guessing
+            started = time.monotonic()
+            ok = bool(password) and await run_in_threadpool(self.auth.verify, password)
+            if not ok:
+                await asyncio.sleep(max(0.0, WRONG_PASSWORD_DELAY - (time.monotonic() - started)))
+        if not ok:
+            log.warning("editors' login refused: wrong password")
+            return self.login_form(request, "That password is not right.", 401)
+        token, _ = self.auth.new_session()
+        response = redirect("/editors")
+        self._set_cookie(response, request, SESSION_COOKIE, token, self.auth.session_seconds)
+        response.delete_cookie(LOGIN_COOKIE, path="/editors")
+        log.info("editors' login")
+        return response
+
+    async def logout(self, request: Request) -> Response:
+        form = await request.form()
+        if not csrf_ok(self.session(request), str(form.get("csrf") or "")):
+            return forbidden()
+        response = redirect("/editors")
+        response.delete_cookie(SESSION_COOKIE, path="/editors")
+        return response
+
+    async def reload(self, request: Request) -> Response:
+        form = await request.form()
+        if not csrf_ok(self.session(request), str(form.get("csrf") or "")):
+            return forbidden()
+        problems = await run_in_threadpool(self.signpost.reload)
+        return redirect("/editors?reload=" + ("failed" if problems else "ok"))
+
+
+async def not_set_up(request: Request) -> Response:
+    return html(pages.not_set_up_page(), 404)
+
+
+PATHS = {"home": ("/editors", "GET"), "unanswered": ("/editors/unanswered", "GET"),
+         "feedback": ("/editors/feedback", "GET"), "stats": ("/editors/stats", "GET"),
+         "login": ("/editors/login", "POST"), "logout": ("/editors/logout", "POST"),
+         "reload": ("/editors/reload", "POST")}
+
+
+def editor_routes(signpost: Signpost) -> list[BaseRoute]:
+    """The /editors routes; each answers 404 "not set up" when there is no usable password hash."""
+    password_hash = signpost.settings.editor_password_hash
+    handlers: dict[str, Handler] = {name: not_set_up for name in PATHS}
+    if password_hash:
+        try:
+            parse_hash(password_hash)
+        except PasswordHashError as exc:
+            log.error("SIGNPOST_EDITOR_PASSWORD_HASH is not usable (%s): the editors' page is off. "
+                      "Make one with `python main.py editors password-hash`.", exc)
+        else:
+            editor = EditorPages(signpost, EditorAuth(signpost.secret, password_hash))
+            handlers = {name: getattr(editor, name) for name in PATHS}
+    return [Route(path, handlers[name], methods=[method]) for name, (path, method) in PATHS.items()]

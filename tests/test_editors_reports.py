@@ -1,0 +1,213 @@
+"""The editors' reports over a seeded log: grouping, feedback, weekly stats, suggestions and their CLI shapes."""
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bot.cli import main
+from bot.editors.auth import verify_password
+from bot.editors.grouping import group_questions, key_of
+from bot.editors.reports import (ReportError, feedback_report, iso_week, open_log, parse_since,
+                                 unanswered_questions, weekly_stats)
+from bot.matcher import THRESHOLDS
+from bot.signpost import build_replies
+from bot.store import LogRecord, SQLiteStore
+
+NOW = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+BLUE_BADGE = ["how do i get a blue badge for my car", "blue badge for my car how do i get one",
+              "How do I get a blue badge?", "blue badge", "can my son get a blue badge"]
+HOLIDAY_TRANSPORT = ["transport to school in the holidays", "school transport in the holidays",
+                     "holiday transport to school"]
+SWIMMING = ["swimming lessons for autistic kids"]
+
+
+def ago(days: float) -> dt.datetime:
+    return NOW - dt.timedelta(days=days)
+
+
+async def seed_unanswered(store: SQLiteStore) -> None:
+    """Nine gaps in three topics this month, plus rows that must not count."""
+    for i, text in enumerate(BLUE_BADGE):
+        await store.log(LogRecord("telegram" if i % 2 else "sms", f"p{i}", text, "unanswered", at=ago(i + 1)))
+    for i, text in enumerate(HOLIDAY_TRANSPORT):
+        await store.log(LogRecord("whatsapp", f"q{i}", text, "unanswered", score=0.3, at=ago(10 + i)))
+    await store.log(LogRecord("sms", "r", SWIMMING[0], "unanswered", at=ago(3)))
+    await store.log(LogRecord("sms", "old", "blue badge renewal", "unanswered", at=ago(45)))  # before --since 30d
+    await store.log(LogRecord("sms", "s", "ehcp in worcestershire", "unanswered", kind="out-of-area", at=ago(2)))
+    await store.log(LogRecord("sms", "t", "what is an ehcp", "answer", "ehcp-what-is", 0.9, at=ago(2)))
+
+
+@pytest.fixture
+async def seeded(tmp_path: Path, store: SQLiteStore) -> Path:
+    await seed_unanswered(store)
+    return store.path
+
+
+def test_parse_since() -> None:
+    """--since reads days, weeks and ISO dates, and refuses anything else."""
+    assert parse_since("30d", NOW) == NOW - dt.timedelta(days=30)
+    assert parse_since("4w", NOW) == NOW - dt.timedelta(days=28)
+    assert parse_since("2025-01-31", NOW) == dt.datetime(2025, 1, 31, tzinfo=dt.timezone.utc)
+    for wrong in ("last tuesday", "99999999999d"):
+        with pytest.raises(ReportError):
+            parse_since(wrong, NOW)
+
+
+def test_key_ignores_order_case_and_filler() -> None:
+    """Two wordings of one question reduce to the same key."""
+    assert key_of("How do I get a Blue Badge?") == key_of("blue badge how to get") == "badg blue"
+
+
+async def test_unanswered_groups_and_counts(seeded: Path, small_kb: Path) -> None:
+    """Seeded gaps come back as three groups, biggest first, with their counts, dates and nearest entries."""
+    with open_log(seeded) as db:
+        questions = unanswered_questions(db, parse_since("30d"))
+    assert len(questions) == 9  # the old row, the out-of-area row and the answer are left out
+    groups = group_questions(questions, build_replies(small_kb).matcher)
+    assert [g.count for g in groups] == [5, 3, 1]
+    badge, transport, swimming = groups
+    assert set(badge.examples) == set(BLUE_BADGE) and set(badge.channels) == {"sms", "telegram"}
+    assert badge.first_seen == ago(5).isoformat() and badge.last_seen == ago(1).isoformat()
+    assert badge.nearest_score < THRESHOLDS.clarify  # nothing in the small base is about blue badges
+    assert transport.nearest_topic == "school-transport" and transport.nearest_score > 0.5
+    assert transport.channels == ["whatsapp"]
+    assert swimming.examples == SWIMMING
+
+
+async def test_examples_are_capped_and_most_asked_first(store: SQLiteStore) -> None:
+    """A big group shows at most five examples, the most repeated wording first."""
+    for i in range(8):
+        await store.log(LogRecord("sms", f"k{i}", f"blue badge for my car {i}" if i else "blue badge", "unanswered"))
+    await store.log(LogRecord("sms", "k9", "blue badge", "unanswered"))
+    with open_log(store.path) as db:
+        (group,) = group_questions(unanswered_questions(db, parse_since("1d")))
+    assert group.count == 9 and len(group.examples) == 5 and group.examples[0] == "blue badge"
+
+
+async def test_feedback_worst_first_with_the_questions(store: SQLiteStore) -> None:
+    """Answers are ranked by their "not helpful" votes, with the questions that led to each "no"."""
+    async def vote(topic: str, text: str, helpful: bool, sender: str) -> None:
+        row = await store.log(LogRecord("telegram", sender, text, "answer", topic, 0.8, at=ago(1)))
+        assert await store.record_feedback(row, sender, helpful)
+
+    for i in range(5):
+        await vote("ehcp-what-is", "what is an ehcp", True, f"a{i}")
+    await vote("ehcp-what-is", "ehcp for adults", False, "a9")
+    for i, text in enumerate(["respite over summer", "respite for a teenager", "respite over summer"]):
+        await vote("short-breaks", text, False, f"b{i}")
+    await vote("short-breaks", "short breaks", True, "b9")
+    with open_log(store.path) as db:
+        rows = feedback_report(db, parse_since("30d"))
+    assert [(r.topic, r.helpful, r.not_helpful) for r in rows] == [("short-breaks", 1, 3), ("ehcp-what-is", 5, 1)]
+    assert sorted(rows[0].no_questions) == ["respite for a teenager", "respite over summer"]
+    assert rows[1].no_questions == ["ehcp for adults"]
+
+
+async def test_weekly_stats(store: SQLiteStore) -> None:
+    """Stats count messages, outcomes, topics and channels per ISO week, the answer rate and crisis replies."""
+    monday = (NOW - dt.timedelta(days=NOW.weekday() + 14)).replace(hour=12, minute=0, second=0)
+    rows = [("answer", "ehcp-what-is", None), ("answer", "ehcp-what-is", "picked"), ("clarify", None, None),
+            ("unanswered", None, None), ("crisis", None, "self-harm"), ("smalltalk", None, "greeting")]
+    for i, (outcome, topic, kind) in enumerate(rows):
+        await store.log(LogRecord("sms" if i % 2 else "telegram", f"k{i}", "x", outcome, topic, kind=kind, at=monday))
+    await store.log(LogRecord("sms", "k9", "y", "unanswered", at=monday + dt.timedelta(days=7)))
+    with open_log(store.path) as db:
+        first, second = weekly_stats(db, parse_since("30d"))
+    assert first.week == iso_week(monday.isoformat()) and first.messages == 6
+    assert first.outcomes["answer"] == 2 and first.crisis == 1 and first.topics["ehcp-what-is"] == 2
+    assert first.channels == {"sms": 3, "telegram": 3}
+    assert (first.questions, first.answered) == (3, 2)  # the picked follow-up is not a new question
+    assert first.answer_rate == pytest.approx(2 / 3)
+    assert second.answer_rate == 0.0 and second.messages == 1
+
+
+async def test_cli_unanswered_json_shape(seeded: Path, small_kb: Path, capsys: pytest.CaptureFixture) -> None:
+    """`editors unanswered --json` prints a list of groups with the documented keys."""
+    assert main(["editors", "unanswered", "--json", "--db", str(seeded), "--kb", str(small_kb)]) == 0
+    groups = json.loads(capsys.readouterr().out)
+    assert [g["count"] for g in groups] == [5, 3, 1]
+    for key in ("count", "examples", "first_seen", "last_seen", "channels", "nearest_topic", "nearest_score"):
+        assert key in groups[0]
+    assert groups[1]["nearest_topic"] == "school-transport"
+
+
+async def test_cli_unanswered_csv_and_table(seeded: Path, small_kb: Path, tmp_path: Path,
+                                            capsys: pytest.CaptureFixture) -> None:
+    """--csv writes one row per group under a header; the default is a readable table."""
+    out = tmp_path / "gaps.csv"
+    assert main(["editors", "unanswered", "--csv", str(out), "--db", str(seeded), "--kb", str(small_kb)]) == 0
+    rows = list(csv.DictReader(out.open(encoding="utf-8")))
+    assert [int(r["count"]) for r in rows] == [5, 3, 1]
+    assert rows[1]["nearest_topic"] == "school-transport" and "holiday" in rows[1]["examples"]
+    capsys.readouterr()
+    assert main(["editors", "unanswered", "--db", str(seeded), "--kb", str(small_kb)]) == 0
+    table = capsys.readouterr().out
+    assert table.splitlines()[0].split()[0] == "count" and "school-transport" in table
+
+
+async def test_cli_feedback_and_stats_json(store: SQLiteStore, small_kb: Path, capsys: pytest.CaptureFixture) -> None:
+    """`editors feedback --json` and `editors stats --json` print lists with titles, counts and rates."""
+    row = await store.log(LogRecord("telegram", "k", "respite over summer", "answer", "short-breaks", 0.8))
+    await store.record_feedback(row, "k", False)
+    args = ["--db", str(store.path), "--kb", str(small_kb)]
+    assert main(["editors", "feedback", "--json", *args]) == 0
+    (entry,) = json.loads(capsys.readouterr().out)
+    assert entry == {"topic": "short-breaks", "title": "Short breaks", "helpful": 0, "not_helpful": 1,
+                     "not_helpful_rate": 1.0, "no_questions": ["respite over summer"]}
+    assert main(["editors", "stats", "--json", "--since", "4w", *args]) == 0
+    (week,) = json.loads(capsys.readouterr().out)
+    assert week["messages"] == 1 and week["answer_rate"] == 1.0 and week["crisis"] == 0
+
+
+def test_cli_without_a_log(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """A report on a missing log says so and exits 1, without creating the file."""
+    missing = tmp_path / "none.sqlite3"
+    assert main(["editors", "stats", "--db", str(missing)]) == 1
+    assert "no log" in capsys.readouterr().err and not missing.exists()
+
+
+async def test_suggest_writes_yaml_for_review(seeded: Path, small_kb: Path, tmp_path: Path) -> None:
+    """suggest proposes phrasings for close groups and new entries for the rest, and never writes into knowledge/."""
+    out = tmp_path / "suggestions.yaml"
+    before = sorted((p.name, p.stat().st_mtime_ns) for p in small_kb.iterdir())
+    assert main(["editors", "suggest", "--out", str(out), "--db", str(seeded), "--kb", str(small_kb)]) == 0
+    proposal = yaml.safe_load(out.read_text(encoding="utf-8"))
+    (phrasing,) = proposal["phrasings"]
+    assert phrasing["entry"] == "school-transport" and phrasing["asked"] == 3
+    assert sorted(phrasing["add_questions"]) == sorted(HOLIDAY_TRANSPORT)
+    assert [e["asked"] for e in proposal["new_entries"]] == [5, 1]
+    assert "blue badge" in proposal["new_entries"][0]["questions"]
+    assert proposal["new_entries"][1]["id"] == "new-swimming-lessons-autistic-kids"
+    assert out.read_text().startswith("# Suggestions")
+    assert sorted((p.name, p.stat().st_mtime_ns) for p in small_kb.iterdir()) == before
+
+    inside = small_kb / "suggestions.yaml"
+    assert main(["editors", "suggest", "--out", str(inside), "--db", str(seeded), "--kb", str(small_kb)]) == 1
+    assert not inside.exists()
+
+
+def test_password_hash_command(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    """`editors password-hash` reads the password from stdin and prints a hash that verifies it."""
+    monkeypatch.setattr("sys.stdin", io.StringIO("correct horse battery staple\n"))
+    assert main(["editors", "password-hash"]) == 0
+    printed = capsys.readouterr().out.strip()
+    assert printed.startswith("scrypt:") and "correct" not in printed
+    assert verify_password("correct horse battery staple", printed)
+    assert not verify_password("correct horse battery stapl", printed)
+    monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
+    assert main(["editors", "password-hash"]) == 1
+
+
+def test_reports_never_write(tmp_path: Path) -> None:
+    """The reports open the log read-only."""
+    path = tmp_path / "log.sqlite3"
+    sqlite3.connect(path).execute("CREATE TABLE messages (id INTEGER)").connection.close()
+    with open_log(path) as db, pytest.raises(sqlite3.OperationalError):
+        db.execute("INSERT INTO messages VALUES (1)")
