@@ -112,7 +112,9 @@ class SQLiteStore:
         self._db = await aiosqlite.connect(self.path, isolation_level=None)
         self._db.row_factory = aiosqlite.Row
         # WAL persists in the file; synchronous, busy_timeout and foreign keys reset per connection.
-        for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "busy_timeout=5000", "foreign_keys=ON"):
+        # secure_delete zeroes erased rows (FORGET, purge); Debian's SQLite does it by default, others do not.
+        for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "busy_timeout=5000", "foreign_keys=ON",
+                       "secure_delete=ON"):
             await self._db.execute(f"PRAGMA {pragma}")
         await self._migrate()
         if os.name == "posix":

@@ -1,0 +1,163 @@
+"""Render a `Reply` as text messages: SMS (GSM-7, every segment costs) and WhatsApp.
+
+SMS: the short answer, the contacts that fit, and "Reply MORE", in at most two GSM-7
+segments (three when there are numbered choices to show). "MORE" then sends the full
+answer in as many messages as it needs. WhatsApp: the full answer with a *bold* title.
+Twilio refuses a message body over 1,600 characters, so nothing here is ever longer.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+
+from ..gsm7 import MULTI_SEGMENT, SINGLE_SEGMENT, septets, to_gsm7
+from ..messages import Choice, Contact, Reply
+
+MAX_BODY = 1_600  # Twilio's limit for one message body
+ANSWER_SEGMENTS = 2
+CHOICE_SEGMENTS = 3  # a clarify or a menu has to show every option
+MORE_FOOTER = "Reply MORE for the full answer."
+HELP_SMS = (
+    "SEND Signpost answers questions about support for children with SEND in Herefordshire. "
+    "It is free apart from your normal text charges. Text a question, or MENU for topics. "
+    "Text STOP to stop."
+)
+MEDIA_ONLY = "Sorry, I can only read text. Please type your question, or text MENU to see the topics."
+STOPPED = "You will get no more messages from SEND Signpost. Text START to start again."
+STARTED = "SEND Signpost: replies are on again. Text a question, MENU for topics or HELP for help."
+GREETING_NEXT = "Text MENU to see the topics."
+
+
+def budget(segments: int) -> int:
+    """How many septets fit in this many GSM-7 segments."""
+    return SINGLE_SEGMENT if segments == 1 else segments * MULTI_SEGMENT
+
+
+def truncate(text: str, limit: int) -> str:
+    """Cut at a word boundary so the text with "..." is at most `limit` septets."""
+    if septets(text) <= limit:
+        return text
+    cut = text
+    while cut and septets(cut) > limit - 3:
+        cut = cut[: len(cut) - (septets(cut) - (limit - 3))]  # each character is 1 or 2 septets
+    space = cut.rfind(" ")
+    if space > len(cut) // 2:
+        cut = cut[:space]
+    return cut.rstrip(" ,;:-") + "..."
+
+
+def compact_contact(contact: Contact) -> str | None:
+    """One line a parent can act on: the name and the first phone, text, web or email."""
+    for prefix in ("Phone: ", "Text: ", "Web: ", "Email: "):
+        for line in contact.lines:
+            if line.startswith(prefix):
+                return f"{contact.name}: {line.removeprefix(prefix)}"
+    return None  # unchecked details: the full answer (MORE) says where to look
+
+
+def numbered(choices: tuple[Choice, ...]) -> list[str]:
+    return [f"{n}. {choice.title}" for n, choice in enumerate(choices, 1)]
+
+
+def pick_prompt(count: int) -> str:
+    if count <= 1:
+        return "Reply 1."
+    if count <= 3:
+        return "Reply " + ", ".join(str(n) for n in range(1, count)) + f" or {count}."
+    return f"Reply with a number from 1 to {count}."
+
+
+def _join(parts: list[str]) -> str:
+    return "\n".join(part for part in parts if part)
+
+
+def _fit(head: str, extras: list[str], footer: str, segments: int) -> str:
+    """The head (cut if need be), as many extras as fit, then the footer, within the budget."""
+    limit = budget(segments)
+    room = limit - (septets(footer) + 1 if footer else 0)
+    body = truncate(head, room)
+    for extra in extras:
+        candidate = _join([body, extra])
+        if septets(candidate) <= room:
+            body = candidate
+    return _join([body, footer])
+
+
+def _fit_choices(intro: str, choices: tuple[Choice, ...], segments: int) -> str:
+    """Every option must be shown, so titles are shortened until the list fits."""
+    limit = budget(segments)
+    intro, prompt = truncate(intro, limit // 3), pick_prompt(len(choices))
+    lines = numbered(choices)
+    width = max(len(line) for line in lines)
+    while width > 12 and septets(_join([intro, *lines, prompt])) > limit:
+        width -= 4
+        lines = [truncate(line, width) for line in numbered(choices)]
+    return _join([intro, *lines, prompt])
+
+
+def sms_bodies(reply: Reply) -> list[str]:
+    """The SMS messages for a reply, in GSM-7: usually one body, several for MORE."""
+    if reply.kind == "more":
+        return split(to_gsm7(full_text(reply, bold=False)))
+    return [to_gsm7(_sms_text(_gsm7_reply(reply)))]
+
+
+def _gsm7_reply(reply: Reply) -> Reply:
+    """Convert the pieces first, so septets are counted on what is really sent."""
+    return replace(
+        reply, text=to_gsm7(reply.text), short=to_gsm7(reply.short) if reply.short else None,
+        choices=tuple(Choice(c.id, to_gsm7(c.title)) for c in reply.choices),
+        contacts=tuple(Contact(to_gsm7(c.name), tuple(to_gsm7(line) for line in c.lines)) for c in reply.contacts),
+    )
+
+
+def _sms_text(reply: Reply) -> str:
+    if reply.outcome == "crisis":
+        return reply.text  # written to fit two segments; safety beats cost if a local line makes it longer
+    if reply.kind == "help":
+        return HELP_SMS
+    if reply.kind == "greeting":
+        return _fit(reply.text, [], GREETING_NEXT, ANSWER_SEGMENTS)
+    if reply.choices:
+        return _fit_choices(reply.text, reply.choices, CHOICE_SEGMENTS)
+    contacts = [line for c in reply.contacts if (line := compact_contact(c))]
+    if reply.outcome == "answer":
+        head = reply.short or reply.text
+        footer = MORE_FOOTER if head != reply.text else ""
+        if septets(_join([head, *contacts])) > budget(ANSWER_SEGMENTS) and not footer:
+            footer = MORE_FOOTER  # the full text did not fit: MORE sends all of it
+        return _fit(head, contacts, footer, ANSWER_SEGMENTS)
+    return _fit(reply.short or reply.text, contacts, "", ANSWER_SEGMENTS)
+
+
+# ------------------------------------------------------------------ full text (MORE, WhatsApp)
+
+def full_text(reply: Reply, bold: bool) -> str:
+    """The whole reply: title, answer, every contact line, choices, next steps."""
+    mark = (lambda s: f"*{s}*") if bold else (lambda s: s.upper())
+    parts = [mark(reply.title)] if reply.title and reply.outcome == "answer" else []
+    parts.append(reply.text)
+    for contact in reply.contacts:
+        parts.append("\n".join([mark(contact.name) if bold else contact.name, *contact.lines]))
+    if reply.choices:
+        parts.append("\n".join([*numbered(reply.choices), pick_prompt(len(reply.choices))]))
+    if reply.related and bold:
+        parts.append("Related: " + "; ".join(c.title for c in reply.related))
+    return "\n\n".join(parts)
+
+
+def whatsapp_bodies(reply: Reply) -> list[str]:
+    return split(full_text(reply, bold=True))
+
+
+def split(text: str, limit: int = MAX_BODY) -> list[str]:
+    """Split at paragraph, then line, then word boundaries into bodies of at most `limit` characters."""
+    bodies: list[str] = []
+    rest = text.strip()
+    while len(rest) > limit:
+        window = rest[:limit]
+        cut = next((at for sep in ("\n\n", "\n", " ") if (at := window.rfind(sep)) > limit // 3), limit)
+        bodies.append(rest[:cut].rstrip())
+        rest = rest[cut:].lstrip()
+    if rest:
+        bodies.append(rest)
+    return bodies or [""]

@@ -1,0 +1,53 @@
+"""A per-sender limit on messages: every SMS reply costs money, and a loop or a prank can send thousands.
+
+Up to `count` messages in any `seconds`-long window are answered. The next one gets one
+short notice; after that there is silence until the window has room again. State is in
+memory, keyed by the pseudonymous sender key, and bounded: the least recently seen
+senders are dropped first.
+"""
+from __future__ import annotations
+
+import time
+from collections import OrderedDict, deque
+from dataclasses import dataclass, field
+from typing import Callable, Literal
+
+Verdict = Literal["allow", "notice", "silent"]
+MAX_SENDERS = 50_000
+
+
+@dataclass
+class _Window:
+    times: deque[float] = field(default_factory=deque)
+    noticed: bool = False
+
+
+class RateLimiter:
+    def __init__(self, count: int, seconds: float, clock: Callable[[], float] = time.monotonic,
+                 max_senders: int = MAX_SENDERS) -> None:
+        self.count, self.seconds, self.clock, self.max_senders = count, seconds, clock, max_senders
+        self._senders: OrderedDict[str, _Window] = OrderedDict()
+
+    def hit(self, sender: str) -> Verdict:
+        """Count one message from `sender` and say whether to answer it."""
+        now = self.clock()
+        window = self._senders.pop(sender, None) or _Window()
+        self._senders[sender] = window  # most recently seen last
+        while window.times and window.times[0] <= now - self.seconds:
+            window.times.popleft()
+        while len(self._senders) > self.max_senders:
+            self._senders.popitem(last=False)
+        if len(window.times) < self.count:
+            window.times.append(now)
+            window.noticed = False
+            return "allow"
+        if window.noticed:
+            return "silent"
+        window.noticed = True
+        return "notice"
+
+    def forget(self, sender: str) -> None:
+        self._senders.pop(sender, None)
+
+    def __len__(self) -> int:
+        return len(self._senders)

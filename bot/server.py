@@ -1,0 +1,71 @@
+"""`python main.py serve`: run the ASGI app under uvicorn.
+
+SIGTERM and Ctrl-C are uvicorn's: it stops accepting, lets requests in flight finish
+(up to GRACEFUL_SECONDS), then runs the lifespan shutdown, which closes the store.
+SIGHUP re-reads the knowledge files; a bad edit keeps the old knowledge loaded.
+`main.py kb reload` sends that SIGHUP, finding the server by its pid file beside the database.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+import uvicorn
+from starlette.applications import Starlette
+
+from .config import Settings
+from .reload import remove_pid, write_pid
+from .signpost import Signpost, open_signpost
+from .web import create_app
+
+log = logging.getLogger(__name__)
+
+GRACEFUL_SECONDS = 20  # longer than Twilio's 15 s webhook timeout, so an answer in flight is not cut off
+
+
+def serve(settings: Settings, host: str, port: int) -> int:
+    return asyncio.run(_serve(settings, host, port))
+
+
+def build_server(app: Starlette, host: str, port: int) -> uvicorn.Server:
+    config = uvicorn.Config(
+        app, host=host, port=port, lifespan="on", log_config=None,
+        timeout_graceful_shutdown=GRACEFUL_SECONDS,
+        # The client address in access logs is the proxy's; we never need the parent's IP.
+        proxy_headers=False, server_header=False,
+    )
+    return uvicorn.Server(config)
+
+
+async def _serve(settings: Settings, host: str, port: int) -> int:
+    signpost = await open_signpost(settings)
+    server = build_server(create_app(signpost), host, port)
+    loop = asyncio.get_running_loop()
+    if hasattr(signal, "SIGHUP"):
+        loop.add_signal_handler(signal.SIGHUP, _reload, signpost)
+    write_pid(settings)  # `main.py kb reload` finds us by it; the handler is already in place
+    # uvicorn handles SIGTERM (drains, runs the lifespan shutdown), then re-raises it to the handler
+    # that was there before; a no-op one lets us return normally and tidy up instead of dying there.
+    previous_term = signal.signal(signal.SIGTERM, _after_uvicorn)
+    try:
+        await server.serve()
+    finally:
+        signal.signal(signal.SIGTERM, previous_term)
+        remove_pid(settings)
+        if hasattr(signal, "SIGHUP"):
+            loop.remove_signal_handler(signal.SIGHUP)
+        await signpost.close()  # the lifespan closes it too; this covers a failed start-up
+    return 0 if server.started else 1
+
+
+def _after_uvicorn(signum: int, frame: object) -> None:
+    """SIGTERM once uvicorn has already shut down gracefully: nothing left to do."""
+
+
+def _reload(signpost: Signpost) -> None:
+    problems = signpost.reload()
+    if problems:
+        log.error("SIGHUP: %d problems in the knowledge files; still using the previous knowledge", len(problems))
+    else:
+        log.info("SIGHUP: knowledge reloaded")
