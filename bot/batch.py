@@ -13,7 +13,7 @@ def question_of(line: str) -> str:
     if stripped.startswith("{"):
         try:
             value = json.loads(stripped)
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):  # RecursionError: "{[[[[..." nested past the stack
             return stripped
         if isinstance(value, dict):
             return str(value.get("q", ""))

@@ -7,7 +7,9 @@ and it logs every message and its outcome for the editors.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import time
+from typing import Callable
 from zoneinfo import ZoneInfo
 from collections import OrderedDict
 from dataclasses import dataclass, field, replace
@@ -18,6 +20,8 @@ from .messages import Choice, Incoming, Reply
 from .replies import Replies
 from .store import LogRecord, Store
 from .text import fold
+
+log = logging.getLogger(__name__)
 
 SESSION_SECONDS = 30 * 60  # a parent may step away mid-conversation; after half an hour "2" means nothing
 MAX_SESSIONS = 50_000  # bounded memory whatever the traffic; the oldest are forgotten first
@@ -65,6 +69,9 @@ class Conversation:
         self.store = store
         self.sessions = Sessions()
         self._clock = clock or uk_now
+        # When set, a log write that fails is reported here and the reply still goes out (the server
+        # sets it so /healthz shows the failure); when None the error propagates as before.
+        self.on_store_error: Callable[[Exception], None] | None = None
 
     async def handle(self, incoming: Incoming) -> Reply:
         """Answer one message and log it."""
@@ -123,10 +130,18 @@ class Conversation:
     async def _logged(self, incoming: Incoming, reply: Reply) -> Reply:
         if self.store is None:
             return reply
-        log_id = await self.store.log(LogRecord(
-            channel=incoming.channel, sender=incoming.sender, text=incoming.text, outcome=reply.outcome,
-            topic=reply.topic, score=reply.score, options=reply.options, kind=reply.kind,
-        ))
+        try:
+            log_id = await self.store.log(LogRecord(
+                channel=incoming.channel, sender=incoming.sender, text=incoming.text, outcome=reply.outcome,
+                topic=reply.topic, score=reply.score, options=reply.options, kind=reply.kind,
+            ))
+        except Exception as exc:
+            if self.on_store_error is None:
+                raise
+            # The type only: the message could quote what the parent wrote.
+            log.error("answering without logging: the log write failed with %s", type(exc).__name__)
+            self.on_store_error(exc)
+            return reply
         return reply.with_log_id(log_id)
 
     def forget_session(self, sender: str) -> None:

@@ -21,6 +21,7 @@ from rapidfuzz import process
 
 BUNDLED_DIR = Path(__file__).resolve().parent.parent / "knowledge"
 MAX_FILE_BYTES = 2_000_000  # a hand-edited file is far smaller; refuse anything absurd quickly
+MAX_DEPTH = 40  # an entry nests three or four levels; "[[[[..." 100,000 deep would exhaust the stack
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 ENTRY_KEYS = {
     "id", "title", "questions", "answer", "sms", "sources", "related", "services",
@@ -134,9 +135,26 @@ class _Loader(yaml.SafeLoader):
         if self.check_event(yaml.AliasEvent):
             mark = self.peek_event().start_mark
             raise yaml.YAMLError(f"line {mark.line + 1}: YAML aliases (*name) are not allowed")
-        return super().compose_node(parent, index)
+        depth = getattr(self, "_depth", 0)
+        if depth >= MAX_DEPTH:
+            mark = self.peek_event().start_mark
+            raise yaml.YAMLError(f"line {mark.line + 1}: nested more than {MAX_DEPTH} levels deep")
+        self._depth = depth + 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._depth = depth
 
     def construct_mapping(self, node: Any, deep: bool = False) -> dict:  # type: ignore[override]
+        # PyYAML keeps the last of two equal keys: a second `answer:` would silently replace the first.
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            if isinstance(key_node, yaml.ScalarNode):
+                line = seen.setdefault(key_node.value, key_node.start_mark.line + 1)
+                if line != key_node.start_mark.line + 1:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"key '{key_node.value}' appears twice (first on line {line})",
+                        key_node.start_mark)
         mapping = super().construct_mapping(node, deep=deep)
         mapping["__line__"] = node.start_mark.line + 1
         return mapping
@@ -149,6 +167,8 @@ def read_yaml(path: Path) -> Any:
         raise KnowledgeError([f"{path}: file is {size} bytes; the limit is {MAX_FILE_BYTES}"])
     try:
         return yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)  # noqa: S506 (a SafeLoader)
+    except OSError as exc:  # a folder named x.yaml, a file we may not read
+        raise KnowledgeError([f"{path}: cannot be read ({exc.strerror or type(exc).__name__})"]) from None
     except UnicodeDecodeError as exc:
         raise KnowledgeError([f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})"]) from None
     except yaml.MarkedYAMLError as exc:
@@ -314,6 +334,9 @@ def _lexicon(raw: Any, where: str, problems: _Problems) -> dict[str, str]:
         if not isinstance(word, str) or not isinstance(alikes, list):
             problems.add(where, f"lexicon word {word!r} must map to a list of variants (quote yes/no/on/off)")
             continue
+        if not all(isinstance(a, (str, int, float)) and not isinstance(a, bool) for a in alikes):
+            problems.add(where, f"lexicon word {word!r}: each variant must be a word or phrase (quote yes/no/on/off)")
+            continue
         for alike in alikes:
             variants[str(alike).lower().strip()] = word.lower().strip()
     return variants
@@ -365,6 +388,10 @@ def _read_file(path: Path, parts: _Parts, problems: _Problems) -> None:
         return
     _unknown_keys(data, FILE_KEYS, str(path), problems)
     where = _where(path, data)
+    for key in ("entries", "services"):
+        if data.get(key) is not None and not isinstance(data[key], list):
+            problems.add(where, f"'{key}' must be a list (each item starting with '- ')")
+            data[key] = None
     for raw in data.get("entries") or []:
         if (entry := _entry(raw, path, problems)) is not None:
             parts.entries.append(entry)

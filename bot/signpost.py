@@ -61,4 +61,7 @@ async def open_signpost(settings: Settings) -> Signpost:
     replies = build_replies(settings.knowledge_dir)
     secret = load_secret(settings)
     store = await SQLiteStore(settings.db_path).open()
-    return Signpost(settings, Conversation(replies, store), store, secret)
+    conversation = Conversation(replies, store)
+    # A failed log write must never cost the parent their reply; the web app also reports it on /healthz.
+    conversation.on_store_error = lambda exc: None
+    return Signpost(settings, conversation, store, secret)

@@ -11,6 +11,7 @@ import asyncio
 import datetime as dt
 import json
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -59,6 +60,14 @@ CREATE TABLE IF NOT EXISTS deliveries (
 
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
+
+
+_LONE_SURROGATES = re.compile("[\ud800-\udfff]")
+
+
+def storable(text: str) -> str:
+    """Text SQLite can hold: a lone surrogate (undecodable stdin bytes, a JSON "\\udcff") would make the INSERT raise."""
+    return _LONE_SURROGATES.sub("\ufffd", text)
 
 
 def _iso(moment: dt.datetime) -> str:
@@ -164,7 +173,7 @@ class SQLiteStore:
         cursor = await self._write(
             "INSERT INTO messages (at, channel, sender, text, outcome, topic, score, options, kind)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (_iso(record.at or utcnow()), record.channel, record.sender, redact(record.text), record.outcome,
+            (_iso(record.at or utcnow()), record.channel, record.sender, storable(redact(record.text)), record.outcome,
              record.topic, float(record.score), json.dumps(list(record.options)), record.kind),
         )
         return int(cursor.lastrowid or 0)

@@ -37,6 +37,8 @@ class Health:
 
 def create_app(signpost: Signpost) -> Starlette:
     health = Health()
+    # Every channel (Telegram too) keeps answering when the log cannot be written; /healthz shows it.
+    signpost.conversation.on_store_error = health.store_failed
     routes: list[BaseRoute] = [Route("/healthz", _healthz(signpost, health), methods=["GET"])]
     settings = signpost.settings
     if settings.twilio_auth_token or settings.twilio_skip_signature:

@@ -341,6 +341,8 @@ class TelegramWebhook:
             return Update.de_json(data, self.application.bot)
         except (ValueError, TypeError, KeyError, AttributeError):  # what de_json raises on garbage
             return None
+        except RecursionError:  # "[[[[..." nested past the stack: json.loads gives up, and so do we
+            return None
 
 
 # ------------------------------------------------------------------ polling
