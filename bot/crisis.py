@@ -21,6 +21,8 @@ from typing import Any, Mapping
 
 import yaml
 
+from .gsm7 import is_gsm7, septets, to_gsm7
+
 try:  # rapidfuzz is a project dependency, but typo correction is a bonus, not a must
     from rapidfuzz import fuzz, process
 except ImportError:  # pragma: no cover - only without the dependency
@@ -298,20 +300,7 @@ def detect_crisis(text: str, rules: CrisisRules) -> CrisisHit | None:
 
 # ---------------------------------------------------------------- the reply
 
-# GSM-7: anything outside these makes an SMS use UCS-2 (70 characters a segment).
-_GSM7_BASIC = set(
-    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
-    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
-)
-_GSM7_EXTENDED = set("^{}\\[~]|€\f")
 _SMS_TWO_SEGMENTS = 306  # 2 x 153 GSM-7 units
-
-_TYPOGRAPHY = str.maketrans(
-    {
-        "\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"',
-        "\u2013": "-", "\u2014": "-", "\u2212": "-", "\u00a0": " ", "\u2026": "...",
-    }
-)
 
 # Most complete first; each later one drops words, never a number.
 _MESSAGES: tuple[str, ...] = (
@@ -335,23 +324,9 @@ _MESSAGES: tuple[str, ...] = (
 )
 
 
-def _gsm7_units(text: str) -> int | None:
-    """GSM-7 length (extension characters count 2), or None if not GSM-7."""
-    units = 0
-    for char in text:
-        if char in _GSM7_BASIC:
-            units += 1
-        elif char in _GSM7_EXTENDED:
-            units += 2
-        else:
-            return None
-    return units
-
-
 def _clean_local_line(line: str) -> str:
     """Operator text made SMS-safe: straight quotes, plain hyphens, one line."""
-    line = " ".join(line.translate(_TYPOGRAPHY).split())
-    return "".join(c for c in line if c in _GSM7_BASIC or c in _GSM7_EXTENDED)
+    return " ".join(to_gsm7(line).split())
 
 
 def crisis_message(local_line: str | None = None) -> str:
@@ -363,8 +338,7 @@ def crisis_message(local_line: str | None = None) -> str:
     local = _clean_local_line(local_line) if local_line else ""
     for template in _MESSAGES:
         text = f"{template}\n{local}" if local else template
-        units = _gsm7_units(text)
-        if units is not None and units <= _SMS_TWO_SEGMENTS:
+        if is_gsm7(text) and septets(text) <= _SMS_TWO_SEGMENTS:
             return text
     log.warning("crisis message with local line is %d characters, over 2 SMS", len(text))
     return text

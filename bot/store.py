@@ -158,16 +158,20 @@ class SQLiteStore:
                 "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
             )
 
-    async def _write(self, sql: str, params: tuple = ()) -> aiosqlite.Cursor:
+    async def _transaction(self, statements: list[tuple[str, tuple]]) -> list[aiosqlite.Cursor]:
+        """Run statements as one whole transaction, under the lock."""
         async with self._lock:
             await self.db.execute("BEGIN IMMEDIATE")
             try:
-                cursor = await self.db.execute(sql, params)
+                cursors = [await self.db.execute(sql, params) for sql, params in statements]
                 await self.db.execute("COMMIT")
-                return cursor
+                return cursors
             except BaseException:
                 await self.db.execute("ROLLBACK")
                 raise
+
+    async def _write(self, sql: str, params: tuple = ()) -> aiosqlite.Cursor:
+        return (await self._transaction([(sql, params)]))[0]
 
     async def log(self, record: LogRecord) -> int:
         cursor = await self._write(
@@ -190,34 +194,17 @@ class SQLiteStore:
 
     async def forget(self, sender: str) -> int:
         """Erase everything kept about one sender; returns the number of rows removed."""
-        removed = 0
-        async with self._lock:
-            await self.db.execute("BEGIN IMMEDIATE")
-            try:
-                for table in ("feedback", "messages", "deliveries", "opt_outs"):
-                    cursor = await self.db.execute(f"DELETE FROM {table} WHERE sender = ?", (sender,))  # noqa: S608
-                    removed += cursor.rowcount
-                await self.db.execute("COMMIT")
-            except BaseException:
-                await self.db.execute("ROLLBACK")
-                raise
-        await self._checkpoint()
-        return removed
+        tables = ("feedback", "messages", "deliveries", "opt_outs")
+        return await self._delete([(f"DELETE FROM {t} WHERE sender = ?", (sender,)) for t in tables])  # noqa: S608
 
     async def purge(self, older_than_days: int) -> int:
         """Delete rows older than the retention period (opt-outs are kept: they must be honoured)."""
         cutoff = _iso(utcnow() - dt.timedelta(days=older_than_days))
-        removed = 0
-        async with self._lock:
-            await self.db.execute("BEGIN IMMEDIATE")
-            try:
-                for table in ("feedback", "messages", "deliveries"):
-                    cursor = await self.db.execute(f"DELETE FROM {table} WHERE at < ?", (cutoff,))  # noqa: S608
-                    removed += cursor.rowcount
-                await self.db.execute("COMMIT")
-            except BaseException:
-                await self.db.execute("ROLLBACK")
-                raise
+        tables = ("feedback", "messages", "deliveries")
+        return await self._delete([(f"DELETE FROM {t} WHERE at < ?", (cutoff,)) for t in tables])  # noqa: S608
+
+    async def _delete(self, statements: list[tuple[str, tuple]]) -> int:
+        removed = sum(cursor.rowcount for cursor in await self._transaction(statements))
         await self._checkpoint()
         return removed
 
