@@ -31,6 +31,14 @@ SMALL_KB = """
   title: Travel to school
   questions: [free transport to school, taxi to special school, school bus for my disabled child]
   answer: Your child may get free travel to school.
+- id: camhs-referral
+  title: Getting a CAMHS referral
+  questions: [how do i get a camhs referral, who can refer to camhs]
+  answer: Your GP or school can refer your child to CAMHS.
+- id: camhs-waiting
+  title: Waiting for CAMHS
+  questions: [how long is the camhs waiting list, camhs waiting times]
+  answer: While you wait for CAMHS, ask the school about wellbeing support.
 - id: short-breaks
   title: Short breaks
   questions: [short breaks for disabled children, respite care, a break from caring]

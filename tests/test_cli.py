@@ -40,7 +40,7 @@ def test_answer_keeps_crisis_check_on_any_kb(small_kb: Path) -> None:
 def test_chat_with_piped_stdin(small_kb: Path, tmp_path: Path) -> None:
     """chat reads one message per line from a pipe, answers each, logs each, and exits 0 at the end."""
     db = tmp_path / "chat.sqlite3"
-    result = run("chat", "--kb", str(small_kb), "--db", str(db), stdin="ehcp\n2\nthanks\n")
+    result = run("chat", "--kb", str(small_kb), "--db", str(db), stdin="camhs\n2\nthanks\n")
     assert result.returncode == 0, result.stderr
     blocks = [b for b in result.stdout.split("-" * 40) if b.strip()]
     assert len(blocks) == 3

@@ -16,7 +16,7 @@ def ask(conversation: Conversation, text: str, sender: str = "s1"):
 def test_clarify_then_number_picks_the_option(small_replies: Replies) -> None:
     """After a clarify, '2' answers with the second option offered."""
     conversation = Conversation(small_replies)
-    first = ask(conversation, "ehcp")
+    first = ask(conversation, "camhs")
     assert first.outcome == "clarify" and len(first.choices) >= 2
     picked = ask(conversation, "2")
     assert picked.outcome == "answer" and picked.topic == first.choices[1].id
@@ -25,7 +25,7 @@ def test_clarify_then_number_picks_the_option(small_replies: Replies) -> None:
 def test_clarify_then_title_words_pick_the_option(small_replies: Replies) -> None:
     """After a clarify, typing an option's title picks it."""
     conversation = Conversation(small_replies)
-    first = ask(conversation, "ehcp")
+    first = ask(conversation, "camhs")
     picked = ask(conversation, first.choices[0].title.lower())
     assert picked.topic == first.choices[0].id
 
@@ -56,7 +56,7 @@ def test_more_gives_the_full_answer(small_replies: Replies) -> None:
 def test_senders_do_not_share_state(small_replies: Replies) -> None:
     """One parent's choices mean nothing in another parent's chat."""
     conversation = Conversation(small_replies)
-    ask(conversation, "ehcp", sender="a")
+    ask(conversation, "camhs", sender="a")
     assert ask(conversation, "2", sender="b").outcome == "unanswered"
 
 

@@ -34,14 +34,14 @@ def test_rare_words_outweigh_common_ones(small_kb: Path) -> None:
 
 def test_unrelated_question_is_unanswered(small_kb: Path) -> None:
     """A question sharing no meaningful words is not answered."""
-    assert matcher_for(small_kb).decide("what time does the swimming pool open").outcome == "unanswered"
+    assert matcher_for(small_kb).decide("is the swimming pool open on sunday").outcome == "unanswered"
 
 
 def test_close_candidates_give_a_clarify(tmp_path: Path) -> None:
     """Two entries that fit equally well are offered as a choice, not guessed between."""
     kb = write_kb(tmp_path / "kb", """
         - {id: camhs-referral, title: CAMHS referral, questions: [camhs referral for anxiety], answer: a}
-        - {id: camhs-waiting, title: CAMHS waiting, questions: [camhs waiting times for anxiety], answer: b}
+        - {id: camhs-waiting, title: CAMHS waiting, questions: [camhs waiting for anxiety], answer: b}
         - {id: other, title: Other, questions: [school transport], answer: c}
         """)
     decision = matcher_for(kb).decide("camhs anxiety")
