@@ -29,13 +29,16 @@ REPLACEMENTS = {
 _SPACES = re.compile(r"(?<=\S) {2,}(?=\S)")  # left where a removed emoji stood
 
 
+_OUTSIDE = re.compile("[^" + re.escape("".join(sorted(BASIC | EXTENDED))) + "]")
+
+
 def is_gsm7(text: str) -> bool:
-    return all(c in BASIC or c in EXTENDED for c in text)
+    return _OUTSIDE.search(text) is None
 
 
 def septets(text: str) -> int:
     """Length in GSM-7 septets (extension characters count twice)."""
-    return sum(2 if c in EXTENDED else 1 for c in text)
+    return len(text) + sum(text.count(c) for c in EXTENDED)
 
 
 def segments(text: str) -> int:
@@ -52,6 +55,8 @@ def segments(text: str) -> int:
 
 def to_gsm7(text: str) -> str:
     """Plain GSM-7 text: typography replaced, accents dropped where GSM-7 lacks them, the rest removed."""
+    if is_gsm7(text):  # the usual case, and on every SMS reply: nothing to replace
+        return text
     out = []
     for char in text:
         char = REPLACEMENTS.get(char, char)

@@ -5,7 +5,7 @@ type knows anything about Telegram or Twilio.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 Outcome = Literal["answer", "clarify", "crisis", "smalltalk", "unanswered"]
@@ -52,6 +52,4 @@ class Reply:
     log_id: int | None = None  # the log row, so channels can attach "did this help?"
 
     def with_log_id(self, log_id: int | None) -> "Reply":
-        from dataclasses import replace
-
         return replace(self, log_id=log_id)

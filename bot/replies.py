@@ -8,10 +8,11 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from .contacts import contacts_for
 from .crisis import CrisisRules, crisis_message, detect_crisis
-from .knowledge import Entry, Knowledge
+from .knowledge import Areas, Entry, Knowledge
 from .matcher import Decision, Matcher
 from .messages import Choice, Reply
 from .smalltalk import smalltalk_kind
@@ -142,10 +143,17 @@ class Replies:
 
     def _other_area(self, text: str) -> str | None:
         """Another council named, and not ours: our answers would send them to the wrong place."""
-        areas = self.knowledge.areas
-        if areas is None:
+        if self.knowledge.areas is None:
             return None
+        ours, others = _area_names(self.knowledge.areas)
         padded = f" {fold(text)} "
-        if any(f" {fold(name)} " in padded for name in (*areas.home, *areas.unless)):
+        if any(name in padded for name in ours):
             return None
-        return next((name for name in areas.others if f" {fold(name)} " in padded), None)
+        return next((name for padded_name, name in others if padded_name in padded), None)
+
+
+@lru_cache(maxsize=8)
+def _area_names(areas: Areas) -> tuple[tuple[str, ...], tuple[tuple[str, str], ...]]:
+    """Area names folded once per knowledge base, padded so they match whole words only."""
+    ours = tuple(f" {fold(name)} " for name in (*areas.home, *areas.unless))
+    return ours, tuple((f" {fold(name)} ", name) for name in areas.others)

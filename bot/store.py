@@ -94,8 +94,18 @@ class Store(Protocol):
     async def record_feedback(self, message_id: int, sender: str, helpful: bool) -> bool: ...
     async def forget(self, sender: str) -> int: ...
     async def purge(self, older_than_days: int) -> int: ...
-    async def set_opted_out(self, sender: str, channel: str, opted_out: bool) -> None: ...
-    async def is_opted_out(self, sender: str) -> bool: ...
+    async def set_opted_out(self, sender: str, channel: str, opted_out: bool) -> None:
+        if opted_out:
+            await self._write("INSERT OR REPLACE INTO opt_outs (sender, channel, at) VALUES (?, ?, ?)",
+                              (sender, channel, _iso(utcnow())))
+            self._opted_out.add(sender)
+        else:
+            await self._write("DELETE FROM opt_outs WHERE sender = ?", (sender,))
+            self._opted_out.discard(sender)
+
+    async def is_opted_out(self, sender: str) -> bool:
+        return sender in self._opted_out
+
     async def recall_delivery(self, channel: str, delivery_id: str) -> str | None: ...
     async def remember_delivery(self, channel: str, delivery_id: str, sender: str, reply: str) -> None: ...
 
@@ -115,6 +125,8 @@ class SQLiteStore:
         self.path = Path(path)
         self._db: aiosqlite.Connection | None = None
         self._lock = asyncio.Lock()
+        # A copy of opt_outs: every SMS asks, few senders are in it, and one process owns the file.
+        self._opted_out: set[str] = set()
 
     async def open(self) -> "SQLiteStore":
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -126,6 +138,8 @@ class SQLiteStore:
                        "secure_delete=ON"):
             await self._db.execute(f"PRAGMA {pragma}")
         await self._migrate()
+        rows = await (await self.db.execute("SELECT sender FROM opt_outs")).fetchall()
+        self._opted_out = {row[0] for row in rows}
         if os.name == "posix":
             os.chmod(self.path, 0o600)  # family messages: readable by the service account only
         return self
@@ -171,7 +185,10 @@ class SQLiteStore:
                 raise
 
     async def _write(self, sql: str, params: tuple = ()) -> aiosqlite.Cursor:
-        return (await self._transaction([(sql, params)]))[0]
+        """One statement: SQLite's autocommit makes it atomic, one trip to the database thread
+        instead of three (BEGIN, the statement, COMMIT)."""
+        async with self._lock:
+            return await self.db.execute(sql, params)
 
     async def log(self, record: LogRecord) -> int:
         cursor = await self._write(
@@ -195,6 +212,7 @@ class SQLiteStore:
     async def forget(self, sender: str) -> int:
         """Erase everything kept about one sender; returns the number of rows removed."""
         tables = ("feedback", "messages", "deliveries", "opt_outs")
+        self._opted_out.discard(sender)
         return await self._delete([(f"DELETE FROM {t} WHERE sender = ?", (sender,)) for t in tables])  # noqa: S608
 
     async def purge(self, older_than_days: int) -> int:
