@@ -10,7 +10,6 @@ import hashlib
 import hmac
 import logging
 import secrets
-from pathlib import Path
 
 from .config import Settings
 
