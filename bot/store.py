@@ -12,6 +12,7 @@ import datetime as dt
 import json
 import os
 import re
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -110,6 +111,10 @@ class Store(Protocol):
     async def remember_delivery(self, channel: str, delivery_id: str, sender: str, reply: str) -> None: ...
 
 
+RECENT_DELIVERIES = 50_000  # replies kept in memory for retries: days of traffic at council scale
+RETRY_WINDOW = dt.timedelta(days=2)  # Twilio retries within seconds or minutes; two days is ample
+
+
 def default_db_path() -> Path:
     return Path("data") / "signpost.sqlite3"
 
@@ -127,6 +132,11 @@ class SQLiteStore:
         self._lock = asyncio.Lock()
         # A copy of opt_outs: every SMS asks, few senders are in it, and one process owns the file.
         self._opted_out: set[str] = set()
+        # Recent deliveries, so a new message's "is this a retry?" needs no trip to the file:
+        # (channel, delivery_id) -> (sender, reply, at). When something had to be evicted,
+        # `_recent_complete` is False and a miss is looked up in the file after all.
+        self._recent: OrderedDict[tuple[str, str], tuple[str, str, str]] = OrderedDict()
+        self._recent_complete = True
 
     async def open(self) -> "SQLiteStore":
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -140,6 +150,7 @@ class SQLiteStore:
         await self._migrate()
         rows = await (await self.db.execute("SELECT sender FROM opt_outs")).fetchall()
         self._opted_out = {row[0] for row in rows}
+        await self._load_recent_deliveries()
         if os.name == "posix":
             os.chmod(self.path, 0o600)  # family messages: readable by the service account only
         return self
@@ -213,12 +224,14 @@ class SQLiteStore:
         """Erase everything kept about one sender; returns the number of rows removed."""
         tables = ("feedback", "messages", "deliveries", "opt_outs")
         self._opted_out.discard(sender)
+        self._drop_recent(lambda kept_sender, at: kept_sender != sender)
         return await self._delete([(f"DELETE FROM {t} WHERE sender = ?", (sender,)) for t in tables])  # noqa: S608
 
     async def purge(self, older_than_days: int) -> int:
         """Delete rows older than the retention period (opt-outs are kept: they must be honoured)."""
         cutoff = _iso(utcnow() - dt.timedelta(days=older_than_days))
         tables = ("feedback", "messages", "deliveries")
+        self._drop_recent(lambda sender, at: at >= cutoff)
         return await self._delete([(f"DELETE FROM {t} WHERE at < ?", (cutoff,)) for t in tables])  # noqa: S608
 
     async def _delete(self, statements: list[tuple[str, tuple]]) -> int:
@@ -243,7 +256,28 @@ class SQLiteStore:
             row = await (await self.db.execute("SELECT 1 FROM opt_outs WHERE sender = ?", (sender,))).fetchone()
         return row is not None
 
+    async def _load_recent_deliveries(self) -> None:
+        since = _iso(utcnow() - RETRY_WINDOW)
+        rows = await (await self.db.execute(
+            "SELECT channel, delivery_id, sender, reply, at FROM deliveries WHERE at >= ? ORDER BY at DESC LIMIT ?",
+            (since, RECENT_DELIVERIES + 1),
+        )).fetchall()
+        self._recent_complete = len(rows) <= RECENT_DELIVERIES
+        for channel, delivery_id, sender, reply, at in reversed(rows[:RECENT_DELIVERIES]):
+            self._recent[(channel, delivery_id)] = (sender, reply, at)
+
+    def _keep_recent(self, key: tuple[str, str], sender: str, reply: str, at: str) -> None:
+        self._recent.setdefault(key, (sender, reply, at))
+        while len(self._recent) > RECENT_DELIVERIES:
+            self._recent.popitem(last=False)
+            self._recent_complete = False
+
     async def recall_delivery(self, channel: str, delivery_id: str) -> str | None:
+        kept = self._recent.get((channel, delivery_id))
+        if kept is not None:
+            return kept[1]
+        if self._recent_complete:  # every recent delivery is in memory: this one is new
+            return None
         async with self._lock:
             row = await (await self.db.execute(
                 "SELECT reply FROM deliveries WHERE channel = ? AND delivery_id = ?", (channel, delivery_id)
@@ -251,7 +285,13 @@ class SQLiteStore:
         return row[0] if row else None
 
     async def remember_delivery(self, channel: str, delivery_id: str, sender: str, reply: str) -> None:
+        at = _iso(utcnow())
         await self._write(
             "INSERT OR IGNORE INTO deliveries (channel, delivery_id, sender, reply, at) VALUES (?, ?, ?, ?, ?)",
-            (channel, delivery_id, sender, reply, _iso(utcnow())),
+            (channel, delivery_id, sender, reply, at),
         )
+        self._keep_recent((channel, delivery_id), sender, reply, at)
+
+    def _drop_recent(self, keep) -> None:
+        for key in [k for k, (sender, _, at) in self._recent.items() if not keep(sender, at)]:
+            del self._recent[key]

@@ -69,3 +69,34 @@ async def test_delivery_is_remembered_once(store: SQLiteStore) -> None:
     await store.remember_delivery("sms", "SM1", "k", "second")
     assert await store.recall_delivery("sms", "SM1") == "first"
     assert await store.recall_delivery("sms", "SM2") is None
+
+
+async def test_delivery_survives_a_restart(tmp_path: Path) -> None:
+    """A delivery remembered before a restart is still recalled after it (Twilio may retry across one)."""
+    path = tmp_path / "d.sqlite3"
+    async with SQLiteStore(path) as first:
+        await first.remember_delivery("sms", "SM9", "k", "reply nine")
+    async with SQLiteStore(path) as second:
+        assert await second.recall_delivery("sms", "SM9") == "reply nine"
+        assert await second.recall_delivery("sms", "SM10") is None
+
+
+async def test_delivery_recall_falls_back_to_the_file(tmp_path: Path, monkeypatch) -> None:
+    """When the in-memory list of recent deliveries overflowed, a miss is looked up in the file."""
+    import bot.store
+
+    monkeypatch.setattr(bot.store, "RECENT_DELIVERIES", 2)
+    async with SQLiteStore(tmp_path / "e.sqlite3") as store:
+        for n in range(3):
+            await store.remember_delivery("sms", f"SM{n}", "k", f"reply {n}")
+        assert await store.recall_delivery("sms", "SM0") == "reply 0"  # evicted from memory, found in the file
+        assert await store.recall_delivery("sms", "SM2") == "reply 2"
+
+
+async def test_forget_also_forgets_recent_deliveries(store: SQLiteStore) -> None:
+    """After forget(), the sender's remembered replies are gone from memory too."""
+    await store.remember_delivery("sms", "SM1", "me", "mine")
+    await store.remember_delivery("sms", "SM2", "other", "theirs")
+    await store.forget("me")
+    assert await store.recall_delivery("sms", "SM1") is None
+    assert await store.recall_delivery("sms", "SM2") == "theirs"
