@@ -41,10 +41,33 @@ _LOOKUP = {phrase: kind for kind, phrases in _KINDS.items() for phrase in phrase
 _TRAILING = re.compile(r"(?:\s+(?:x+|xx+|please|pls|mate|again))+$")
 
 
+# Words that only ever make small talk, by kind, in the order a mixed message is read
+# ("thanks, bye" is thanks). A short message made only of these and of _FILLER is small
+# talk however it is put together: "hiya there how r u", "thank u so much", "ok cheers".
+_WORDS: tuple[tuple[str, frozenset[str]], ...] = (
+    ("help", frozenset("help info bot robot human person computer ai chatbot".split())),
+    ("menu", frozenset("menu topics".split())),
+    ("thanks", frozenset("thanks thank thankyou thx ty ta cheers appreciated brill brilliant lovely".split())),
+    ("greeting", frozenset("hi hello hey hiya heya hii hiii helo hallo morning afternoon evening".split())),
+    ("bye", frozenset("bye goodbye byee night goodnight".split())),
+    ("acknowledge", frozenset("ok okay k kk lol haha yes yeah yep no nope nah fine cool sure great".split())),
+)
+_FILLER = frozenset("""a an and are is it its so much very really you u r ur how there good
+    all im i am me my this that just thats x xx xxx or real talking to again then oh ah""".split())
+_KNOWN = frozenset().union(*(vocabulary for _, vocabulary in _WORDS)) | _FILLER
+MAX_WORDS = 7
+
+
+def _by_words(words: list[str]) -> str | None:
+    if not words or len(words) > MAX_WORDS:
+        return None
+    kinds = [kind for kind, vocabulary in _WORDS if any(w in vocabulary for w in words)]
+    if not kinds or any(w not in _KNOWN for w in words):
+        return None
+    return kinds[0]
+
+
 def smalltalk_kind(text: str) -> str | None:
     """The kind of small talk a whole message is, or None if it is a real question."""
-    folded = fold(text)
-    folded = _TRAILING.sub("", folded).strip()
-    if folded.startswith("/"):
-        folded = folded[1:]
-    return _LOOKUP.get(folded)
+    folded = _TRAILING.sub("", fold(text)).strip()
+    return _LOOKUP.get(folded) or _by_words(folded.split())

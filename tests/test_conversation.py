@@ -92,3 +92,12 @@ async def test_every_message_is_logged(small_replies: Replies, store: SQLiteStor
     assert reply.log_id
     rows = await (await store.db.execute("SELECT sender, outcome, topic FROM messages")).fetchall()
     assert [tuple(r) for r in rows] == [("key1", "answer", "school-transport")]
+
+
+def test_smalltalk_however_it_is_put_together(small_replies: Replies) -> None:
+    """Short messages made only of greeting, thanks or chat words are small talk; a question is not."""
+    conversation = Conversation(small_replies)
+    assert ask(conversation, "hiya there how r u").kind == "greeting"
+    assert ask(conversation, "thank u so much!!").kind == "thanks"
+    assert ask(conversation, "are you a bot or a human").kind == "help"
+    assert ask(conversation, "hi, free transport to school?").outcome == "answer"
