@@ -127,11 +127,15 @@ def cmd_default(args: argparse.Namespace) -> int:
 
 # ------------------------------------------------------------------ parser
 
-def _common(parser: argparse.ArgumentParser, db: bool = True, kb: bool = True) -> None:
+def _common(parser: argparse.ArgumentParser, db: bool = True, kb: bool = True, top: bool = False) -> None:
+    # On a sub-command the default is "not given", so `main.py --kb DIR answer` keeps the DIR.
+    default = None if top else argparse.SUPPRESS
     if db:
-        parser.add_argument("--db", metavar="PATH", help="SQLite log file (default: $SIGNPOST_DB or data/signpost.sqlite3)")
+        parser.add_argument("--db", metavar="PATH", default=default,
+                            help="SQLite log file (default: $SIGNPOST_DB or data/signpost.sqlite3)")
     if kb:
-        parser.add_argument("--kb", metavar="DIR", help="knowledge directory to load instead of the bundled one")
+        parser.add_argument("--kb", metavar="DIR", default=default,
+                            help="knowledge directory to load instead of the bundled one")
 
 
 def _add(sub: argparse._SubParsersAction, name: str, func: Callable, help: str, **kw) -> argparse.ArgumentParser:
@@ -142,7 +146,7 @@ def _add(sub: argparse._SubParsersAction, name: str, func: Callable, help: str, 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="main.py", description="SEND Signpost: SEND support answers for families.")
-    _common(parser)
+    _common(parser, top=True)
     parser.set_defaults(func=cmd_default)
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
 

@@ -90,3 +90,10 @@ def test_dev_set_targets() -> None:
     assert figures["top1_pct"] >= 85 and figures["resolved_pct"] >= 93, figures
     assert figures["wrong_answer_pct"] <= 4 and figures["oos_abstain_pct"] >= 85, figures
     assert figures["crisis_recall_pct"] == 100 and figures["false_crisis_pct"] <= 1, figures
+
+
+def test_kb_flag_works_before_or_after_the_command(small_kb: Path) -> None:
+    """--kb given before the sub-command is not lost to the sub-command's own default."""
+    for args in (("--kb", str(small_kb), "answer", "--jsonl"), ("answer", "--jsonl", "--kb", str(small_kb))):
+        result = run(*args, stdin='{"q": "is there respite care"}\n')
+        assert json.loads(result.stdout)["topic"] == "short-breaks", args
