@@ -230,7 +230,7 @@ class Matcher:
         # Phrasings are grouped by entry, so each entry's rows are one contiguous run.
         self._starts = np.flatnonzero(np.r_[True, self._owners[1:] != self._owners[:-1]])
         self._by_phrasing = _Index([self._vector(f) for f in features])
-        self._by_entry = _Index([self._entry_vector(i, features, owners) for i in range(len(self.entries))])
+        self._by_entry = _Index(self._entry_vectors(features, owners))
         model_rows = [_model_features(self.tokens(text), self.thresholds.small_word) for text in phrasings]
         kept = [i for i, row in enumerate(model_rows) if row]
         self._model = _SoftmaxModel([model_rows[i] for i in kept], [owners[i] for i in kept], len(self.entries))
@@ -301,13 +301,13 @@ class Matcher:
             vector[f] = weight * (self.thresholds.bigram_weight if " " in f else 1.0)
         return _normalised(vector)
 
-    def _entry_vector(self, index: int, features: list[list[str]], owners: list[int]) -> dict[str, float]:
-        total: dict[str, float] = defaultdict(float)
+    def _entry_vectors(self, features: list[list[str]], owners: list[int]) -> list[dict[str, float]]:
+        """Each entry's centroid: the sum of its phrasings' vectors, normalised."""
+        totals: list[dict[str, float]] = [defaultdict(float) for _ in self.entries]
         for feats, owner in zip(features, owners):
-            if owner == index:
-                for f, w in self._vector(feats).items():
-                    total[f] += w
-        return _normalised(total)
+            for f, w in self._vector(feats).items():
+                totals[owner][f] += w
+        return [_normalised(total) for total in totals]
 
     # ------------------------------------------------------------ matching
 
