@@ -20,13 +20,9 @@ from pathlib import Path
 from typing import Any, Mapping
 
 import yaml
+from rapidfuzz import fuzz, process
 
 from .gsm7 import is_gsm7, septets, to_gsm7
-
-try:  # rapidfuzz is a project dependency, but typo correction is a bonus, not a must
-    from rapidfuzz import fuzz, process
-except ImportError:  # pragma: no cover - only without the dependency
-    fuzz = process = None  # type: ignore[assignment]
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +93,7 @@ def _basic_normalise(text: str) -> str:
 @lru_cache(maxsize=50_000)
 def _fuzzy_fix(word: str, candidates: tuple[str, ...]) -> str:
     """The candidate this word is a likely typo of, or the word itself."""
-    if process is None or len(word) < _FUZZY_MIN_LEN or word.isdigit():
+    if len(word) < _FUZZY_MIN_LEN or word.isdigit():
         return word
     same_start = [c for c in candidates if c[0] == word[0]]
     if not same_start:
