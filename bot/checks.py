@@ -144,8 +144,8 @@ def _service_notes(knowledge: Knowledge, report: Report) -> None:
         if not service.checked:
             details = [k for k in ("phone", "email", "web", "text") if getattr(service, k)]
             note = f" ({service.note})" if service.note else ""
-            shown = ", ".join(details) if details else "no contact details yet"
-            report.unchecked.append(f"service '{service.id}': {shown} not checked by an editor{note}")
+            what = f"{', '.join(details)} not checked by an editor" if details else "no contact details yet"
+            report.unchecked.append(f"service '{service.id}': {what}{note}")
 
 
 def _required_topics(knowledge: Knowledge, topics_file: Path | None, report: Report) -> None:
