@@ -336,3 +336,9 @@ def test_dev_set_recall_and_false_crisis_rate(rules: CrisisRules) -> None:
     false = [q for q in others if detect_crisis(q, rules) is not None]
     assert not missed, missed
     assert len(false) / len(others) <= 0.01, false
+
+
+def test_a_parent_who_cannot_keep_a_child_safe(rules: CrisisRules) -> None:
+    """'I can't keep him safe' is a crisis; asking how to keep a child safe is not."""
+    assert detect_crisis("i can't keep him safe, he keeps running into the road", rules) is not None
+    assert detect_crisis("how do i keep him safe online", rules) is None
