@@ -19,7 +19,6 @@ from .matcher import Matcher
 from .readability import reading_ease
 from .text import fold
 
-SMS_LIMIT = 306  # two GSM-7 segments
 SMS_ENTRY_LIMIT = 250  # leaves room for the "Reply MORE" line the SMS channel adds
 MIN_READING_EASE = 60.0  # Flesch reading ease; GOV.UK writes for a reading age of 9
 STALE_AFTER = dt.timedelta(days=365)

@@ -22,7 +22,7 @@ from typing import Any, Mapping
 import yaml
 from rapidfuzz import fuzz, process
 
-from .gsm7 import is_gsm7, septets, to_gsm7
+from .gsm7 import budget, is_gsm7, septets, to_gsm7
 
 log = logging.getLogger(__name__)
 
@@ -296,7 +296,6 @@ def detect_crisis(text: str, rules: CrisisRules) -> CrisisHit | None:
 
 # ---------------------------------------------------------------- the reply
 
-_SMS_TWO_SEGMENTS = 306  # 2 x 153 GSM-7 units
 
 # Most complete first; each later one drops words, never a number.
 _MESSAGES: tuple[str, ...] = (
@@ -334,7 +333,7 @@ def crisis_message(local_line: str | None = None) -> str:
     local = _clean_local_line(local_line) if local_line else ""
     for template in _MESSAGES:
         text = f"{template}\n{local}" if local else template
-        if is_gsm7(text) and septets(text) <= _SMS_TWO_SEGMENTS:
+        if is_gsm7(text) and septets(text) <= budget(2):
             return text
     log.warning("crisis message with local line is %d characters, over 2 SMS", len(text))
     return text

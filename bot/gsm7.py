@@ -53,6 +53,11 @@ def segments(text: str) -> int:
     return -(-size // multi)
 
 
+def budget(segments: int) -> int:
+    """How many septets fit in this many GSM-7 segments."""
+    return SINGLE_SEGMENT if segments == 1 else segments * MULTI_SEGMENT
+
+
 def to_gsm7(text: str) -> str:
     """Plain GSM-7 text: typography replaced, accents dropped where GSM-7 lacks them, the rest removed."""
     if is_gsm7(text):  # the usual case, and on every SMS reply: nothing to replace

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -112,14 +113,11 @@ class Knowledge:
     directory: Path | None = None
 
     def entry(self, entry_id: str) -> Entry | None:
-        return self._by_id().get(entry_id)
+        return self._by_id.get(entry_id)
 
+    @cached_property
     def _by_id(self) -> dict[str, Entry]:
-        cache = self.__dict__.get("_index")
-        if cache is None:
-            cache = {e.id: e for e in self.entries}
-            object.__setattr__(self, "_index", cache)
-        return cache
+        return {e.id: e for e in self.entries}
 
 
 # ---------------------------------------------------------------- YAML reading

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from ..gsm7 import MULTI_SEGMENT, SINGLE_SEGMENT, septets, to_gsm7
+from ..gsm7 import budget, septets, to_gsm7
 from ..messages import Choice, Contact, Reply
 
 MAX_BODY = 1_600  # Twilio's limit for one message body
@@ -25,11 +25,6 @@ MEDIA_ONLY = "Sorry, I can only read text. Please type your question, or text ME
 STOPPED = "You will get no more messages from SEND Signpost. Text START to start again."
 STARTED = "SEND Signpost: replies are on again. Text a question, MENU for topics or HELP for help."
 GREETING_NEXT = "Text MENU to see the topics."
-
-
-def budget(segments: int) -> int:
-    """How many septets fit in this many GSM-7 segments."""
-    return SINGLE_SEGMENT if segments == 1 else segments * MULTI_SEGMENT
 
 
 def truncate(text: str, limit: int) -> str:
