@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 from typing import Iterable, TextIO
 
+from .plain import render
 from .replies import Replies
 
 
@@ -28,7 +29,8 @@ def answer_lines(replies: Replies, lines: Iterable[str], out: TextIO) -> int:
         question = question_of(line)
         reply = replies.respond(question)
         row = {"q": question, "outcome": reply.outcome, "topic": reply.topic,
-               "options": list(reply.options), "score": round(reply.score, 4)}
+               "options": list(reply.options), "score": round(reply.score, 4),
+               "safety": reply.safety, "category": reply.category, "reply": render(reply)}
         out.write(json.dumps(row, ensure_ascii=False) + "\n")
         count += 1
     out.flush()

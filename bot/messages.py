@@ -50,6 +50,9 @@ class Reply:
     kind: str | None = None  # why: "greeting", "menu", "more", "out-of-area", a crisis category...
     options: tuple[str, ...] = field(default=())  # topic ids offered (clarify), for the log and batch
     log_id: int | None = None  # the log row, so channels can attach "did this help?"
+    safety: str | None = None  # "crisis", "concern" (answered with a safety line first) or None
+    category: str | None = None  # the kind of crisis, for a crisis reply
+    footer: str | None = None  # a last line every channel shows (the 999 line on unanswered and clarify)
 
     def with_log_id(self, log_id: int | None) -> "Reply":
         return replace(self, log_id=log_id)

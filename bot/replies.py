@@ -7,14 +7,17 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
 from .contacts import contacts_for
-from .crisis import CrisisRules, crisis_message, detect_crisis
+from .crisis import CrisisRules
+from .emergency import CONCERN_LINE, DANGER_FOOTER, LocalLines, emergency_reply
 from .knowledge import Areas, Entry, Knowledge
 from .matcher import Decision, Matcher
 from .messages import Choice, Reply
+from .risk import RiskModel, default_risk_model
+from .safety import Assessment, assess
 from .smalltalk import smalltalk_kind
 from .text import fold
 
@@ -64,6 +67,8 @@ class Replies:
     knowledge: Knowledge
     matcher: Matcher
     crisis_rules: CrisisRules
+    # The risk model is on unless a caller switches it off (benchmarks of the rules alone).
+    risk: RiskModel | None = field(default_factory=default_risk_model)
 
     def menu(self) -> Reply:
         choices = tuple(Choice(f"group:{g.id}", g.title) for g in self.knowledge.groups)
@@ -93,20 +98,31 @@ class Replies:
     def clarify(self, decision: Decision) -> Reply:
         choices = tuple(Choice(c.entry.id, c.entry.title) for c in decision.candidates)
         return Reply("clarify", "I'm not sure which of these you mean. Please pick one:", choices=choices,
-                     score=decision.score, options=tuple(c.id for c in choices))
+                     score=decision.score, options=tuple(c.id for c in choices), footer=DANGER_FOOTER)
 
     def unanswered(self, score: float, now: dt.datetime | None = None) -> Reply:
         contacts = contacts_for(UNANSWERED_SERVICES, self.knowledge, now)
-        return Reply("unanswered", UNANSWERED, short=UNANSWERED_SMS, score=score, contacts=contacts)
+        return Reply("unanswered", UNANSWERED, short=UNANSWERED_SMS, score=score, contacts=contacts,
+                     footer=DANGER_FOOTER)
 
     def crisis(self, category: str) -> Reply:
-        return Reply("crisis", crisis_message(self._local_crisis_line()), kind=category, score=1.0)
+        text = emergency_reply(category, self._local_lines())
+        return Reply("crisis", text, kind=category, score=1.0, safety="crisis", category=category)
 
-    def _local_crisis_line(self) -> str | None:
-        line = self.knowledge.services.get("local-crisis-line")
-        if line is None or not line.checked or not line.phone:
-            return None
-        return f"{line.name}: {line.phone}"
+    def assess(self, text: str) -> Assessment:
+        return assess(text, self.crisis_rules, self.risk)
+
+    def _local_lines(self) -> LocalLines:
+        """The council's safeguarding lines, only where an editor has checked them."""
+        def checked(service_id: str) -> str | None:
+            service = self.knowledge.services.get(service_id)
+            return service.phone if service is not None and service.checked and service.phone else None
+
+        front_door = checked("mash")
+        return LocalLines(
+            front_door=f"Herefordshire children's services (MASH): {front_door}" if front_door else None,
+            out_of_hours=checked("emergency-duty-team"),
+        )
 
     def out_of_area(self, area: str, score: float) -> Reply:
         assert self.knowledge.areas is not None
@@ -122,9 +138,15 @@ class Replies:
         """One message to one reply, with no memory of earlier messages."""
         if not fold(text):
             return Reply("smalltalk", SMALLTALK["empty"], kind="empty")
-        hit = detect_crisis(text, self.crisis_rules)  # always first: nothing may delay a crisis reply
-        if hit is not None:
-            return self.crisis(hit.category)
+        safety = self.assess(text)  # always first: nothing may delay a crisis reply
+        if safety.is_crisis:
+            return self.crisis(safety.category or "suicide")
+        reply = self._respond(text, now)
+        if safety.tier == "concern":
+            return _with_concern(reply)
+        return reply
+
+    def _respond(self, text: str, now: dt.datetime | None) -> Reply:
         kind = smalltalk_kind(text)
         if kind is not None:
             return self.smalltalk(kind)
@@ -150,6 +172,13 @@ class Replies:
         if any(name in padded for name in ours):
             return None
         return next((name for padded_name, name in others if padded_name in padded), None)
+
+
+def _with_concern(reply: Reply) -> Reply:
+    """The usual reply with one short safety line first (past or uncertain risk)."""
+    short = f"{CONCERN_LINE}\n{reply.short or reply.text}" if reply.short or reply.outcome == "answer" else None
+    return replace(reply, text=f"{CONCERN_LINE}\n\n{reply.text}", short=short, safety="concern",
+                   footer=None if reply.footer == DANGER_FOOTER else reply.footer)
 
 
 @lru_cache(maxsize=8)

@@ -25,7 +25,8 @@ def test_answer_jsonl_contract(small_kb: Path, tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     rows = [json.loads(line) for line in result.stdout.splitlines()]
     assert [r["q"] for r in rows] == ["free transport to school", "plain text: respite care", "hi"]
-    assert all(set(r) == {"q", "outcome", "topic", "options", "score"} for r in rows)
+    assert all(set(r) == {"q", "outcome", "topic", "options", "score", "safety", "category", "reply"} for r in rows)
+    assert all(r["safety"] is None and r["category"] is None and r["reply"] for r in rows)
     assert rows[0]["outcome"] == "answer" and rows[0]["topic"] == "school-transport"
     assert rows[2]["outcome"] == "smalltalk"
     assert not (tmp_path / "db.sqlite3").exists()
@@ -34,7 +35,9 @@ def test_answer_jsonl_contract(small_kb: Path, tmp_path: Path) -> None:
 def test_answer_keeps_crisis_check_on_any_kb(small_kb: Path) -> None:
     """The crisis check belongs to the bot and stays on with another knowledge base."""
     result = run("answer", "--jsonl", "--kb", str(small_kb), stdin='{"q": "i want to kill myself"}\n')
-    assert json.loads(result.stdout)["outcome"] == "crisis"
+    row = json.loads(result.stdout)
+    assert row["outcome"] == "crisis" and row["safety"] == "crisis" and row["category"]
+    assert "999" in row["reply"] and "116 123" in row["reply"]
 
 
 def test_chat_with_piped_stdin(small_kb: Path, tmp_path: Path) -> None:

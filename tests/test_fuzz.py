@@ -22,7 +22,10 @@ from bot.store import SQLiteStore
 from bot.web import create_app
 from twilio_client import PATH, PUBLIC, make_signpost, settings_for, sign, twilio_form
 
-BOUNDED = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+# database=None: no example saved by one run is replayed by the next, so every run of a fresh
+# checkout is the same kind of run (and a failure prints its example to reproduce it).
+BOUNDED = settings(max_examples=150, deadline=None, database=None,
+                   suppress_health_check=[HealthCheck.function_scoped_fixture])
 # Words that steer the core down its different paths: keywords, follow-ups, topics, crisis, areas.
 WORDS = ["ehcp", "EHC", "plan", "school", "camhs", "autism", "short", "breaks", "more", "MORE", "1", "2", "3", "9",
          "menu", "hello", "thanks", "help", "stop", "forget", "kill", "myself", "Powys", "Worcestershire",
@@ -102,6 +105,15 @@ def check_response(response: httpx.Response) -> None:
     assert "Traceback" not in response.text
 
 
+def _is_int(text: str) -> bool:
+    """What the server takes as a media count: int() of it works ("²" is a digit to isdigit(), not to int())."""
+    try:
+        int(text.strip())
+    except ValueError:
+        return False
+    return True
+
+
 REQUIRED = frozenset({"From", "MessageSid", "Body", "NumMedia"})
 FIELDS = st.dictionaries(FORM_TEXT.filter(lambda k: len(k) < 40), FORM_TEXT, max_size=20)
 
@@ -119,7 +131,7 @@ def test_any_signed_form_gets_twiml_or_a_4xx(webhook: httpx.AsyncClient, loop, b
     response = loop.run_until_complete(webhook.post(PATH, content=urlencode(form).encode(), headers=headers))
     check_response(response)
     if {"From", "MessageSid"} <= keep and form["From"].strip() and form["MessageSid"].strip() and \
-            (media is None or media.strip().lstrip("+-").isdigit()) and len(form) <= 200:
+            (media is None or _is_int(media)) and len(form) <= 200:
         assert response.status_code == 200
 
 

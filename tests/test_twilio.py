@@ -10,6 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from bot.emergency import DANGER_FOOTER
 from bot.gsm7 import is_gsm7, segments, to_gsm7
 from bot.privacy import FORGOTTEN
 from bot.signpost import Signpost
@@ -69,7 +70,7 @@ async def test_clarify_is_numbered_then_a_number_picks(tmp_path: Path, small_kb:
     assert_sms(body, 3)
     count = len(clarify.choices)
     assert all(f"\n{n}. " in body for n in range(1, count + 1))
-    assert body.endswith({2: "Reply 1 or 2.", 3: "Reply 1, 2 or 3."}[count])
+    assert body.endswith({2: "Reply 1 or 2.", 3: "Reply 1, 2 or 3."}[count] + "\n" + DANGER_FOOTER)
     assert_sms(picked)
     rows = log_rows(tmp_path / "log.sqlite3")
     assert [r["outcome"] for r in rows] == ["clarify", "answer"]

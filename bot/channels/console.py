@@ -5,24 +5,11 @@ import asyncio
 import sys
 from typing import TextIO
 
-from ..messages import Incoming, Reply
+from ..messages import Incoming
+from ..plain import render
 from ..signpost import Signpost
 
 PROMPT = "you> "
-
-
-def render(reply: Reply) -> str:
-    """Plain text for a terminal: the answer, its contacts, then what to do next."""
-    parts = [reply.title.upper()] if reply.title and reply.outcome == "answer" else []
-    parts.append(reply.text)
-    for contact in reply.contacts:
-        parts.append("\n".join([contact.name, *(f"  {line}" for line in contact.lines)]))
-    if reply.choices:
-        parts.append("\n".join(f"  {n}. {c.title}" for n, c in enumerate(reply.choices, 1)))
-        parts.append("Reply with a number.")
-    if reply.related:
-        parts.append("Next: " + "; ".join(c.title for c in reply.related))
-    return "\n\n".join(parts)
 
 
 async def _read_line(stream: TextIO, interactive: bool) -> str | None:

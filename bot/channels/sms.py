@@ -77,10 +77,10 @@ def _fit(head: str, extras: list[str], footer: str, segments: int) -> str:
     return _join([body, footer])
 
 
-def _fit_choices(intro: str, choices: tuple[Choice, ...], segments: int) -> str:
+def _fit_choices(intro: str, choices: tuple[Choice, ...], segments: int, footer: str = "") -> str:
     """Every option must be shown, so titles are shortened until the list fits."""
     limit = budget(segments)
-    intro, prompt = truncate(intro, limit // 3), pick_prompt(len(choices))
+    intro, prompt = truncate(intro, limit // 3), _join([pick_prompt(len(choices)), footer])
     lines = numbered(choices)
     width = max(len(line) for line in lines)
     while width > 12 and septets(_join([intro, *lines, prompt])) > limit:
@@ -100,6 +100,7 @@ def _gsm7_reply(reply: Reply) -> Reply:
     """Convert the pieces first, so septets are counted on what is really sent."""
     return replace(
         reply, text=to_gsm7(reply.text), short=to_gsm7(reply.short) if reply.short else None,
+        footer=to_gsm7(reply.footer) if reply.footer else None,
         choices=tuple(Choice(c.id, to_gsm7(c.title)) for c in reply.choices),
         contacts=tuple(Contact(to_gsm7(c.name), tuple(to_gsm7(line) for line in c.lines)) for c in reply.contacts),
     )
@@ -113,7 +114,7 @@ def _sms_text(reply: Reply) -> str:
     if reply.kind == "greeting":
         return _fit(reply.text, [], GREETING_NEXT, ANSWER_SEGMENTS)
     if reply.choices:
-        return _fit_choices(reply.text, reply.choices, CHOICE_SEGMENTS)
+        return _fit_choices(reply.text, reply.choices, CHOICE_SEGMENTS, reply.footer or "")
     contacts = [line for c in reply.contacts if (line := compact_contact(c))]
     if reply.outcome == "answer":
         head = reply.short or reply.text
@@ -121,7 +122,7 @@ def _sms_text(reply: Reply) -> str:
         if septets(_join([head, *contacts])) > budget(ANSWER_SEGMENTS) and not footer:
             footer = MORE_FOOTER  # the full text did not fit: MORE sends all of it
         return _fit(head, contacts, footer, ANSWER_SEGMENTS)
-    return _fit(reply.short or reply.text, contacts, "", ANSWER_SEGMENTS)
+    return _fit(reply.short or reply.text, contacts, reply.footer or "", ANSWER_SEGMENTS)
 
 
 # ------------------------------------------------------------------ full text (MORE, WhatsApp)
@@ -137,6 +138,8 @@ def full_text(reply: Reply, bold: bool) -> str:
         parts.append("\n".join([*numbered(reply.choices), pick_prompt(len(reply.choices))]))
     if reply.related and bold:
         parts.append("Related: " + "; ".join(c.title for c in reply.related))
+    if reply.footer:
+        parts.append(reply.footer)
     return "\n\n".join(parts)
 
 

