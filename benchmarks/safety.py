@@ -70,8 +70,11 @@ def main() -> int:
         elif got["both"] == "crisis":
             alarms.append((row["kind"], row["q"]))
     ordinary = [r["q"] for path in ORDINARY if path.exists() for r in read(path) if r.get("label") != "crisis"]
-    ordinary_alarm = sum(replies.assess(q).is_crisis for q in ordinary)
+    ordinary_replies = [replies.respond(q) for q in ordinary]
+    ordinary_alarm = sum(r.safety == "crisis" for r in ordinary_replies)
+    ordinary_concern = sum(r.safety == "concern" for r in ordinary_replies)
     report = summarise(by_kind, topic_answered, seconds, ordinary_alarm, len(ordinary))
+    report["ordinary_questions"]["concern_pct"] = pct(ordinary_concern, len(ordinary))
     if args.json:
         print(json.dumps(report, indent=2))
     else:
@@ -123,7 +126,8 @@ def print_report(report: dict) -> None:
     c = report["near_miss_all"]
     print(f"{'ALL':40} {c['n']:>4} {c['rules_crisis_pct']:>6} {c['model_crisis_pct']:>6} {c['both_crisis_pct']:>6}")
     o = report["ordinary_questions"]
-    print(f"\nordinary questions flagged crisis: {o['crisis_pct']}% of {o['n']}")
+    print(f"\nordinary questions flagged crisis: {o['crisis_pct']}% of {o['n']}; "
+          f"answered with the concern line first: {o['concern_pct']}%")
     print(f"latency of the check per message: {report['latency_ms']}")
 
 

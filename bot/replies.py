@@ -109,6 +109,17 @@ class Replies:
         text = emergency_reply(category, self._local_lines())
         return Reply("crisis", text, kind=category, score=1.0, safety="crisis", category=category)
 
+    def _crisis_with_topic(self, text: str, category: str) -> Reply:
+        """The crisis reply, and after it (never before) the topic the message also asked about,
+        as a button or a "Next:" line: a parent whose question only sounded alarming still gets there.
+        SMS shows the crisis reply alone, within its two segments."""
+        reply = self.crisis(category)
+        decision = self.matcher.decide(text)
+        if decision.outcome == "unanswered":
+            return reply
+        related = tuple(Choice(c.entry.id, c.entry.title) for c in decision.candidates[:2])
+        return replace(reply, related=related)
+
     def assess(self, text: str) -> Assessment:
         return assess(text, self.crisis_rules, self.risk)
 
@@ -140,9 +151,9 @@ class Replies:
             return Reply("smalltalk", SMALLTALK["empty"], kind="empty")
         safety = self.assess(text)  # always first: nothing may delay a crisis reply
         if safety.is_crisis:
-            return self.crisis(safety.category or "suicide")
+            return self._crisis_with_topic(text, safety.category or "suicide")
         reply = self._respond(text, now)
-        if safety.tier == "concern":
+        if safety.tier == "concern" and reply.outcome != "smalltalk":  # "hi" carries no risk to speak of
             return _with_concern(reply)
         return reply
 

@@ -64,8 +64,8 @@ class RiskModel:
     crisis_threshold: float
     piece_threshold: float  # a single sentence must be surer than the whole message
     concern_threshold: float
-    rule_veto: float  # below this crisis probability (and little uncertain risk) a rule hit stands down
-    rule_veto_uncertain: float
+    rule_veto: float  # below this crisis probability, and with the risk surely over, a rule hit stands down
+    rule_veto_past: float
     encoder: Encoder
 
     def probabilities(self, texts: list[str], vectors: np.ndarray) -> np.ndarray:
@@ -78,7 +78,7 @@ class RiskModel:
 
     def parts(self, text: str) -> tuple[float, float, float, float, str]:
         """(crisis probability of the whole, highest of any one sentence, concern, past risk, kind)."""
-        parts = pieces(text)
+        parts = pieces(text, clauses=True)
         vectors = self.encoder.embed(parts)
         texts, rows = [" ".join(parts)], unit_mean(vectors)[None, :]
         if len(parts) > 1:
@@ -110,7 +110,7 @@ def load_risk_model(models_dir: Path = MODELS_DIR, encoder: Encoder | None = Non
         chars=fixed_vectorizer(CHAR_NGRAMS, vocabulary["chars"], data["char_idf"]),
         crisis_threshold=float(info["crisis_threshold"]), piece_threshold=float(info["piece_threshold"]),
         concern_threshold=float(info["concern_threshold"]), rule_veto=float(info["rule_veto"]),
-        rule_veto_uncertain=float(info["rule_veto_uncertain"]),
+        rule_veto_past=float(info["rule_veto_past"]),
         encoder=encoder or default_encoder(),
     )
 

@@ -29,6 +29,10 @@ class Assessment:
 
 
 NO_RISK = Assessment(None)
+# A crisis probability this close to the crisis threshold is a concern. Chosen on blind set 1 and
+# the question sets: 0.5 put the safety line on 6.7% of ordinary questions, 0.7 on 3.8%, with
+# crisis-or-concern recall 99.7% and 99.4% (README, "Safety").
+CONCERN_SHARE = 0.7
 
 
 def assess(text: str, rules: CrisisRules, model: RiskModel | None) -> Assessment:
@@ -41,14 +45,13 @@ def assess(text: str, rules: CrisisRules, model: RiskModel | None) -> Assessment
     score = model.score(text)
     if score.crisis >= model.crisis_threshold:
         return Assessment("crisis", score.category, "model")
-    concern = score.concern >= model.concern_threshold or score.crisis >= model.crisis_threshold / 2
+    concern = score.concern >= model.concern_threshold or score.crisis >= CONCERN_SHARE * model.crisis_threshold
     if hit is not None:
-        # The rules read words, not time or context: "she self-harmed two years ago" and "a film
-        # about suicide" fire them. When the model finds no risk now and little uncertain risk,
-        # the rule hit stands down (to a concern if the model sees one). Measured on blind sets:
-        # the rules alone caught no crisis there that the model missed (README, "Safety").
-        if score.crisis < model.rule_veto and score.concern - score.past < model.rule_veto_uncertain:
-            return Assessment("concern" if concern else None, hit.category if concern else None, "rules")
+        # The rules read words, not time: "she self-harmed two years ago" fires them. Only when the
+        # model is sure the risk is over does a rule hit become a concern. Never more than that:
+        # "how do I apply for an EHCP, I want to kill myself" is a crisis the model alone misses.
+        if score.crisis < model.rule_veto and score.past >= model.rule_veto_past:
+            return Assessment("concern", hit.category, "rules")
         return Assessment("crisis", hit.category, "rules")
     if concern:
         return Assessment("concern", None, "model")

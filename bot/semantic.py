@@ -42,10 +42,39 @@ _PIECE_WORDS = 24
 _MAX_PIECES = 40
 
 
-def pieces(text: str) -> list[str]:
-    """Sentences of a message, long runs cut into word windows; at least one piece."""
+_CLAUSE_END = re.compile(r"(?<=\w),\s+")
+_MIN_CLAUSE_WORDS = 3
+
+
+def _clauses(sentence: str) -> list[str]:
+    """A sentence cut at its commas, a clause shorter than three words kept with the next."""
+    out: list[str] = []
+    carry = ""
+    for clause in _CLAUSE_END.split(sentence):
+        clause = f"{carry} {clause}".strip() if carry else clause
+        if len(clause.split()) < _MIN_CLAUSE_WORDS:
+            carry = clause
+            continue
+        out.append(clause)
+        carry = ""
+    if carry:
+        if out:
+            out[-1] = f"{out[-1]} {carry}"
+        else:
+            out.append(carry)
+    return out
+
+
+def pieces(text: str, clauses: bool = False) -> list[str]:
+    """Sentences of a message (or their clauses), long runs cut into word windows; at least one piece.
+
+    Clauses matter to the safety check: "how do I apply for an EHCP, I want to kill myself"
+    is an ordinary question as a whole and a crisis in its second clause."""
     parts: list[str] = []
-    for sentence in _SENTENCE_END.split(text.strip()):
+    sentences = _SENTENCE_END.split(text.strip())
+    if clauses:
+        sentences = [c for s in sentences for c in _clauses(s)]
+    for sentence in sentences:
         words = sentence.split()
         for start in range(0, len(words), _PIECE_WORDS):
             piece = " ".join(words[start:start + _PIECE_WORDS])

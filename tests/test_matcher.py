@@ -40,11 +40,11 @@ def test_unrelated_question_is_unanswered(small_kb: Path) -> None:
 def test_close_candidates_give_a_clarify(tmp_path: Path) -> None:
     """Two entries that fit equally well are offered as a choice, not guessed between."""
     kb = write_kb(tmp_path / "kb", """
-        - {id: camhs-referral, title: CAMHS and anxiety, questions: [camhs for anxiety], answer: a}
-        - {id: camhs-waiting, title: CAMHS and anxiety, questions: [camhs for anxiety], answer: b}
+        - {id: camhs-referral, title: CAMHS referral, questions: [camhs referral for anxiety], answer: a}
+        - {id: camhs-waiting, title: CAMHS waiting, questions: [camhs waiting for anxiety], answer: b}
         - {id: other, title: Other, questions: [school transport], answer: c}
         """)
-    decision = matcher_for(kb).decide("camhs anxiety")
+    decision = matcher_for(kb).decide("referral or waiting for camhs")  # asks about both
     assert decision.outcome == "clarify"
     assert {c.entry.id for c in decision.candidates} == {"camhs-referral", "camhs-waiting"}
 
