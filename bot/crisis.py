@@ -22,7 +22,6 @@ from typing import Any, Mapping
 import yaml
 from rapidfuzz import fuzz, process
 
-from .gsm7 import budget, is_gsm7, septets, to_gsm7
 
 log = logging.getLogger(__name__)
 
@@ -292,48 +291,3 @@ def detect_crisis(text: str, rules: CrisisRules) -> CrisisHit | None:
             index = int(match.lastgroup[1:]) if match.lastgroup else 0
             return CrisisHit(category.name, category.labels[index])
     return None
-
-
-# ---------------------------------------------------------------- the reply
-
-
-# Most complete first; each later one drops words, never a number.
-_MESSAGES: tuple[str, ...] = (
-    "I'm so sorry things are this hard. You are not alone.\n"
-    "If a life is at risk now, call 999.\n"
-    "For urgent mental health help, call NHS 111 and choose the mental health option.\n"
-    "Samaritans: 116 123, free, any time.\n"
-    "Children and young people: Childline 0800 1111.\n"
-    "Or text SHOUT to 85258.",
-    "I'm so sorry things are this hard.\n"
-    "If a life is at risk now, call 999.\n"
-    "Urgent mental health help: call NHS 111, choose the mental health option.\n"
-    "Samaritans: 116 123, free, any time.\n"
-    "Young people: Childline 0800 1111.\n"
-    "Or text SHOUT to 85258.",
-    "If a life is at risk now, call 999.\n"
-    "Mental health help: NHS 111, choose the mental health option.\n"
-    "Samaritans 116 123, free, any time.\n"
-    "Childline 0800 1111.\n"
-    "Text SHOUT to 85258.",
-)
-
-
-def _clean_local_line(line: str) -> str:
-    """Operator text made SMS-safe: straight quotes, plain hyphens, one line."""
-    return " ".join(to_gsm7(line).split())
-
-
-def crisis_message(local_line: str | None = None) -> str:
-    """The crisis reply: 999 first, then NHS 111, Samaritans, Childline, Shout, local line.
-
-    Fits two GSM-7 SMS segments (306 units) with a local line of up to ~60
-    characters. A longer local line is still sent (safety beats cost) and logged.
-    """
-    local = _clean_local_line(local_line) if local_line else ""
-    for template in _MESSAGES:
-        text = f"{template}\n{local}" if local else template
-        if is_gsm7(text) and septets(text) <= budget(2):
-            return text
-    log.warning("crisis message with local line is %d characters, over 2 SMS", len(text))
-    return text

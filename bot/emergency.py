@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .gsm7 import budget, is_gsm7, septets
+from .gsm7 import budget, is_gsm7, septets, to_gsm7
 
 # The kinds of emergency, each with its own reply. Detectors (rules and model) name the
 # finer category they saw; REPLY_KIND maps it to one of these.
@@ -53,6 +53,7 @@ class LocalLines:
 
     front_door: str | None = None  # e.g. "Herefordshire MASH: 01432 260800"
     out_of_hours: str | None = None  # e.g. "01905 768020"
+    crisis_line: str | None = None  # a local 24/7 mental health line, once an editor has verified one
 
     def children_services(self) -> str:
         if not self.front_door:
@@ -114,12 +115,13 @@ def _missing(local: LocalLines) -> tuple[str, ...]:
 
 
 def _mental_health(local: LocalLines) -> tuple[str, ...]:
+    local_line = " ".join(to_gsm7(local.crisis_line).split()) if local.crisis_line else ""
     return (
         _lines("I'm so sorry things are this hard. You are not alone.", NOW_999,
                "Urgent mental health help: call NHS 111 and choose the mental health option.",
-               SAMARITANS, CHILDLINE, "Or text SHOUT to 85258."),
+               SAMARITANS, CHILDLINE, "Or text SHOUT to 85258.", local_line),
         _lines(NOW_999, "Mental health help: NHS 111, choose the mental health option.",
-               "Samaritans 116 123, free, any time.", "Childline 0800 1111.", "Text SHOUT to 85258."),
+               "Samaritans 116 123, free, any time.", "Childline 0800 1111.", "Text SHOUT to 85258.", local_line),
     )
 
 

@@ -129,10 +129,11 @@ class Replies:
             service = self.knowledge.services.get(service_id)
             return service.phone if service is not None and service.checked and service.phone else None
 
-        front_door = checked("mash")
+        front_door, crisis_line = checked("mash"), checked("local-crisis-line")
         return LocalLines(
             front_door=f"Herefordshire children's services (MASH): {front_door}" if front_door else None,
             out_of_hours=checked("emergency-duty-team"),
+            crisis_line=f"{self.knowledge.services['local-crisis-line'].name}: {crisis_line}" if crisis_line else None,
         )
 
     def out_of_area(self, area: str, score: float) -> Reply:

@@ -48,12 +48,12 @@ _TRAILING = re.compile(r"(?:\s+(?:x+|xx+|please|pls|mate|again))+$")
 _WORDS: tuple[tuple[str, frozenset[str]], ...] = (
     ("help", frozenset("help info bot robot human person computer ai chatbot".split())),
     ("menu", frozenset("menu topics".split())),
-    ("thanks", frozenset("thanks thank thankyou thx ty ta cheers appreciated brill brilliant lovely".split())),
+    ("thanks", frozenset("thanks thank thankyou thx ty ta cheers appreciated brill brilliant lovely helpful useful".split())),
     ("greeting", frozenset("hi hello hey hiya heya hii hiii helo hallo morning afternoon evening".split())),
     ("bye", frozenset("bye goodbye byee night goodnight".split())),
     ("acknowledge", frozenset("ok okay k kk lol haha yes yeah yep no nope nah fine cool sure great".split())),
 )
-_FILLER = frozenset("""a an and are is it its so much very really you u r ur how there good
+_FILLER = frozenset("""a an and are is it its so much very really you u r ur how there good anyone anybody someone
     all im i am me my this that just thats x xx xxx or real talking to again then oh ah""".split())
 _KNOWN = frozenset().union(*(vocabulary for _, vocabulary in _WORDS)) | _FILLER
 MAX_WORDS = 7

@@ -32,6 +32,19 @@ def test_answer_jsonl_contract(small_kb: Path, tmp_path: Path) -> None:
     assert not (tmp_path / "db.sqlite3").exists()
 
 
+def test_console_commands_are_not_questions(small_kb: Path, tmp_path: Path) -> None:
+    """clear and exit typed in the console are commands: neither answered nor logged; exit ends the chat."""
+    db = tmp_path / "chat.sqlite3"
+    result = run("chat", "--kb", str(small_kb), "--db", str(db),
+                 stdin="Hiya, is anyone there?\nclear\nthank you thats really helpful\nexit\ncamhs\n")
+    assert result.returncode == 0, result.stderr
+    import sqlite3
+
+    with sqlite3.connect(db) as conn:
+        rows = [tuple(r) for r in conn.execute("SELECT outcome, kind FROM messages ORDER BY id")]
+    assert rows == [("smalltalk", "greeting"), ("smalltalk", "thanks")]
+
+
 def test_answer_keeps_crisis_check_on_any_kb(small_kb: Path) -> None:
     """The crisis check belongs to the bot and stays on with another knowledge base."""
     result = run("answer", "--jsonl", "--kb", str(small_kb), stdin='{"q": "i want to kill myself"}\n')

@@ -129,3 +129,20 @@ def test_model_files_match_their_recorded_checksums() -> None:
         for name, digest in info["sha256"].items():
             assert hashlib.sha256((MODELS_DIR / name).read_bytes()).hexdigest() == digest, name
     assert "Apache-2.0" in json.loads((MODELS_DIR / "minilm.json").read_text())["licence"]
+
+
+def test_the_mental_health_reply_keeps_its_order_and_only_verified_numbers() -> None:
+    """999 first, then NHS 111's mental health option, Samaritans, Childline, Shout (FACTS.md H1-H6)."""
+    text = emergency_reply("suicide", HEREFORDSHIRE)
+    positions = [text.index(s) for s in ("999", "111", "116 123", "0800 1111", "SHOUT to 85258")]
+    assert positions == sorted(positions) and "press 2" not in text.lower()
+    numbers = {n.strip() for n in re.findall(r"\d[\d ]*\d|\d", text)}
+    assert numbers <= {"999", "111", "116 123", "0800 1111", "85258"}
+
+
+@pytest.mark.parametrize("line", ["Local line \u2013 call \u20180300 123 4567\u2019 (24/7)", "x" * 60])
+def test_a_verified_local_crisis_line_comes_last_and_is_sms_safe(line: str) -> None:
+    """A local crisis line, once an editor has checked one, is added at the end in plain GSM-7."""
+    text = emergency_reply("self-harm", LocalLines(crisis_line=line))
+    assert is_gsm7(text) and text.splitlines()[-1] in ("Local line - call '0300 123 4567' (24/7)", "x" * 60)
+    assert all(n in text for n in ("999", "116 123", "0800 1111", "85258"))
