@@ -77,6 +77,10 @@ def _entry_warnings(entry: Entry, knowledge: Knowledge, today: dt.date, report: 
     where = _where(entry)
     warn = lambda message: report.warnings.append(f"{where}: {message}")  # noqa: E731
     if not entry.answers:
+        # An out-of-scope reply is sent by SMS too: without its own short text only its first
+        # sentence goes, and a safety line after it ("call 999 or 111 now") would be lost.
+        if not entry.sms:
+            warn("out-of-scope entry with no 'sms' text: SMS would send only its first sentence")
         return
     if not entry.sources:
         warn("no sources: name the document and section, or the web page, for every fact")

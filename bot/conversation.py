@@ -97,10 +97,11 @@ class Conversation:
     def _follow_up(self, session: Session, text: str) -> Reply | None:
         """A reply that only makes sense after the previous one: a pick, or "more"."""
         folded = fold(text)
-        if folded in MORE_WORDS and session.last_topic:
-            entry = self.replies.knowledge.entry(session.last_topic)
-            if entry is not None:
-                return replace(self.replies.answer(entry, 1.0, self._clock(), kind="more"), short=None)
+        if folded in MORE_WORDS:
+            entry = self.replies.knowledge.entry(session.last_topic) if session.last_topic else None
+            if entry is None:
+                return self.replies.nothing_more()
+            return replace(self.replies.answer(entry, 1.0, self._clock(), kind="more"), short=None)
         if not session.choices:
             return None
         if folded.isdigit():
@@ -121,7 +122,8 @@ class Conversation:
         return self.replies.answer(entry, 1.0, self._clock(), kind="picked")
 
     def _remember(self, session: Session, reply: Reply) -> None:
-        session.choices = reply.choices
+        # After an answer (or a crisis reply) its next steps can be picked by number, as choices can.
+        session.choices = reply.choices or reply.related
         if reply.outcome == "answer":
             session.last_topic = reply.topic
         elif reply.outcome in ("crisis", "unanswered"):

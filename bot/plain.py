@@ -13,7 +13,9 @@ def render(reply: Reply) -> str:
     if reply.choices:
         parts.append("\n".join(f"  {n}. {c.title}" for n, c in enumerate(reply.choices, 1)))
         parts.append("Reply with a number.")
-    if reply.related:
+    if reply.related and not reply.choices:
+        parts.append("Next: " + "; ".join(f"reply {n} for {c.title}" for n, c in enumerate(reply.related, 1)))
+    elif reply.related:
         parts.append("Next: " + "; ".join(c.title for c in reply.related))
     if reply.footer:
         parts.append(reply.footer)

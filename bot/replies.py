@@ -49,6 +49,7 @@ SMALLTALK = {
     "menu": "Here are the topics I can help with. Pick one:",
     "empty": "Please type your question, or type MENU to see the topics.",
 }
+NOTHING_MORE = "There is nothing more to show just now. Pick a topic, or ask a question in your own words."
 UNANSWERED_SERVICES = ("local-offer", "sendiass")
 _FIRST_SENTENCES = re.compile(r"(?s)^(.{40,240}?[.!?])(\s|$)")
 
@@ -80,6 +81,10 @@ class Replies:
             return None
         choices = tuple(Choice(e.id, e.title) for t in group.topics if (e := self.knowledge.entry(t)))
         return Reply("smalltalk", f"{group.title}: pick a topic.", choices=choices, kind="menu")
+
+    def nothing_more(self) -> Reply:
+        """"more" with no answer to expand: say so, and offer the menu instead of guessing a topic."""
+        return Reply("smalltalk", NOTHING_MORE, choices=self.menu().choices, kind="nothing-more")
 
     def smalltalk(self, kind: str) -> Reply:
         if kind == "menu":
@@ -139,10 +144,11 @@ class Replies:
     def out_of_area(self, area: str, score: float) -> Reply:
         assert self.knowledge.areas is not None
         text = self.knowledge.areas.reply.replace("{area}", area)
-        return Reply("unanswered", text, short=text, score=score, kind="out-of-area")
+        return Reply("unanswered", text, short=text, score=score, kind="out-of-area", footer=DANGER_FOOTER)
 
     def out_of_scope(self, entry: Entry, score: float) -> Reply:
-        return Reply("unanswered", entry.answer, short=short_text(entry), score=score, kind="out-of-scope")
+        return Reply("unanswered", entry.answer, short=short_text(entry), score=score, kind="out-of-scope",
+                     footer=DANGER_FOOTER)
 
     # ------------------------------------------------------------ the pipeline
 

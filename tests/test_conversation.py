@@ -4,6 +4,7 @@ from __future__ import annotations
 import datetime as dt
 
 from bot.conversation import Conversation
+from bot.plain import render
 from bot.messages import Incoming
 from bot.replies import Replies
 from bot.store import SQLiteStore
@@ -101,3 +102,18 @@ def test_smalltalk_however_it_is_put_together(small_replies: Replies) -> None:
     assert ask(conversation, "thank u so much!!").kind == "thanks"
     assert ask(conversation, "are you a bot or a human").kind == "help"
     assert ask(conversation, "hi, free transport to school?").outcome == "answer"
+
+
+def test_a_next_step_is_picked_by_its_number(small_replies: Replies) -> None:
+    """After an answer, '1' answers its first related topic, as the console and SMS number them."""
+    conversation = Conversation(small_replies)
+    first = ask(conversation, "what is an ehcp")
+    assert first.topic == "ehcp-what-is" and first.related
+    assert "reply 1 for " + first.related[0].title in render(first)
+    assert ask(conversation, "1").topic == first.related[0].id
+
+
+def test_more_with_nothing_to_expand_says_so(small_replies: Replies) -> None:
+    """'more' before any answer does not guess a topic: it says there is nothing more and offers the menu."""
+    reply = ask(Conversation(small_replies), "more")
+    assert reply.outcome == "smalltalk" and reply.kind == "nothing-more" and reply.choices

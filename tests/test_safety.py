@@ -146,3 +146,13 @@ def test_a_verified_local_crisis_line_comes_last_and_is_sms_safe(line: str) -> N
     text = emergency_reply("self-harm", LocalLines(crisis_line=line))
     assert is_gsm7(text) and text.splitlines()[-1] in ("Local line - call '0300 123 4567' (24/7)", "x" * 60)
     assert all(n in text for n in ("999", "116 123", "0800 1111", "85258"))
+
+
+def test_out_of_scope_replies_keep_their_safety_advice_on_sms(bundled_replies: Replies) -> None:
+    """The medicines reply's "call 999 or 111 now" survives SMS, and every unanswered kind ends with the 999 line."""
+    reply = bundled_replies.respond("how much calpol can i give my 6 year old")
+    assert (reply.outcome, reply.kind) == ("unanswered", "out-of-scope")
+    [body] = sms_bodies(reply)
+    assert "call 999 or 111 now" in body and body.endswith(DANGER_FOOTER) and segments(body) <= 2
+    away = bundled_replies.respond("we live in Powys, how do I get an EHC plan there")
+    assert away.kind == "out-of-area" and render(away).endswith(DANGER_FOOTER)

@@ -121,7 +121,9 @@ def _sms_text(reply: Reply) -> str:
         footer = MORE_FOOTER if head != reply.text else ""
         if septets(_join([head, *contacts])) > budget(ANSWER_SEGMENTS) and not footer:
             footer = MORE_FOOTER  # the full text did not fit: MORE sends all of it
-        return _fit(head, contacts, footer, ANSWER_SEGMENTS)
+        # Next steps, numbered, each only if it fits: its number picks it (the conversation keeps them).
+        nexts = [f"Reply {n} for {c.title}" for n, c in enumerate(reply.related, 1)]
+        return _fit(head, [*contacts, *nexts], footer, ANSWER_SEGMENTS)
     return _fit(reply.short or reply.text, contacts, reply.footer or "", ANSWER_SEGMENTS)
 
 
