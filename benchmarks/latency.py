@@ -29,7 +29,9 @@ def peak_rss_mb() -> float:
 
 
 def messages() -> list[str]:
-    paths = [ROOT.parent / "shared" / "eval" / "dev.jsonl", *sorted((ROOT / "benchmarks" / "sets").glob("*.jsonl"))]
+    sets = ROOT / "benchmarks" / "sets"
+    paths = [ROOT.parent / "shared" / "eval" / "dev.jsonl",
+             *(sets / f"{kind}-blind-{n}.jsonl" for kind in ("questions", "crisis") for n in (1, 2))]
     found = [json.loads(line)["q"] for p in paths if p.exists() for line in p.open(encoding="utf-8") if line.strip()]
     rng = random.Random(1)
     long = []
