@@ -11,7 +11,6 @@ message; a missed crisis can cost a life.
 
 from __future__ import annotations
 
-import logging
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -21,9 +20,6 @@ from typing import Any, Mapping
 
 import yaml
 from rapidfuzz import fuzz, process
-
-
-log = logging.getLogger(__name__)
 
 DEFAULT_RULES_PATH = Path(__file__).parent.parent / "knowledge" / "safety" / "crisis.yaml"
 

@@ -51,8 +51,12 @@ class Reply:
     options: tuple[str, ...] = field(default=())  # topic ids offered (clarify), for the log and batch
     log_id: int | None = None  # the log row, so channels can attach "did this help?"
     safety: str | None = None  # "crisis", "concern" (answered with a safety line first) or None
-    category: str | None = None  # the kind of crisis, for a crisis reply
     footer: str | None = None  # a last line every channel shows (the 999 line on unanswered and clarify)
+
+    @property
+    def category(self) -> str | None:
+        """The kind of crisis, for a crisis reply (its `kind`)."""
+        return self.kind if self.outcome == "crisis" else None
 
     def with_log_id(self, log_id: int | None) -> "Reply":
         return replace(self, log_id=log_id)

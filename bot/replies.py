@@ -13,7 +13,7 @@ from functools import lru_cache
 from .contacts import contacts_for
 from .crisis import CrisisRules
 from .emergency import CONCERN_LINE, DANGER_FOOTER, LocalLines, emergency_reply
-from .knowledge import Areas, Entry, Knowledge
+from .knowledge import Areas, Entry, Knowledge, Service
 from .matcher import Decision, Matcher
 from .messages import Choice, Reply
 from .risk import RiskModel, default_risk_model
@@ -112,7 +112,7 @@ class Replies:
 
     def crisis(self, category: str) -> Reply:
         text = emergency_reply(category, self._local_lines())
-        return Reply("crisis", text, kind=category, score=1.0, safety="crisis", category=category)
+        return Reply("crisis", text, kind=category, score=1.0, safety="crisis")
 
     def _crisis_with_topic(self, text: str, category: str) -> Reply:
         """The crisis reply, and after it (never before) the topic the message also asked about,
@@ -130,15 +130,15 @@ class Replies:
 
     def _local_lines(self) -> LocalLines:
         """The council's safeguarding lines, only where an editor has checked them."""
-        def checked(service_id: str) -> str | None:
+        def checked(service_id: str) -> Service | None:
             service = self.knowledge.services.get(service_id)
-            return service.phone if service is not None and service.checked and service.phone else None
+            return service if service is not None and service.checked and service.phone else None
 
-        front_door, crisis_line = checked("mash"), checked("local-crisis-line")
+        mash, out_of_hours, crisis_line = checked("mash"), checked("emergency-duty-team"), checked("local-crisis-line")
         return LocalLines(
-            front_door=f"Herefordshire children's services (MASH): {front_door}" if front_door else None,
-            out_of_hours=checked("emergency-duty-team"),
-            crisis_line=f"{self.knowledge.services['local-crisis-line'].name}: {crisis_line}" if crisis_line else None,
+            front_door=f"Herefordshire children's services (MASH): {mash.phone}" if mash else None,
+            out_of_hours=out_of_hours.phone if out_of_hours else None,
+            crisis_line=f"{crisis_line.name}: {crisis_line.phone}" if crisis_line else None,
         )
 
     def out_of_area(self, area: str, score: float) -> Reply:

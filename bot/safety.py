@@ -21,7 +21,6 @@ Tier = Literal["crisis", "concern"]
 class Assessment:
     tier: Tier | None
     category: str | None = None  # the kind of crisis (a rule category or a model class)
-    source: str | None = None  # "rules" or "model": which detector decided
 
     @property
     def is_crisis(self) -> bool:
@@ -41,18 +40,18 @@ def assess(text: str, rules: CrisisRules, model: RiskModel | None) -> Assessment
         return NO_RISK
     hit = detect_crisis(text, rules)
     if model is None:
-        return Assessment("crisis", hit.category, "rules") if hit is not None else NO_RISK
+        return Assessment("crisis", hit.category) if hit is not None else NO_RISK
     score = model.score(text)
     if score.crisis >= model.crisis_threshold:
-        return Assessment("crisis", score.category, "model")
+        return Assessment("crisis", score.category)
     concern = score.concern >= model.concern_threshold or score.crisis >= CONCERN_SHARE * model.crisis_threshold
     if hit is not None:
         # The rules read words, not time: "she self-harmed two years ago" fires them. Only when the
         # model is sure the risk is over does a rule hit become a concern. Never more than that:
         # "how do I apply for an EHCP, I want to kill myself" is a crisis the model alone misses.
         if score.crisis < model.rule_veto and score.past >= model.rule_veto_past:
-            return Assessment("concern", hit.category, "rules")
-        return Assessment("crisis", hit.category, "rules")
+            return Assessment("concern", hit.category)
+        return Assessment("crisis", hit.category)
     if concern:
-        return Assessment("concern", None, "model")
+        return Assessment("concern", None)
     return NO_RISK

@@ -125,15 +125,13 @@ class Encoder:
         with self._lock:
             for i, text in enumerate(texts):
                 cached = self._cache.get(text)
-                if cached is None:
+                if cached is not None:
+                    self._cache.move_to_end(text)
+                else:
                     cached = self._phrasings.get(text)
-                    if cached is not None:
-                        out[i] = cached
-                        continue
                 if cached is None:
                     missing.append(i)
                 else:
-                    self._cache.move_to_end(text)
                     out[i] = cached
         if missing:
             vectors = self._run([texts[i] for i in missing])
@@ -144,9 +142,6 @@ class Encoder:
                     if len(self._cache) > _CACHE_SIZE:
                         self._cache.popitem(last=False)
         return out
-
-    def embed_one(self, text: str) -> np.ndarray:
-        return self.embed([text])[0]
 
     def embed_phrasings(self, texts: Sequence[str]) -> np.ndarray:
         """Like embed, for a knowledge base's phrasings: kept for the life of the process and in

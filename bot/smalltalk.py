@@ -26,7 +26,7 @@ _KINDS: dict[str, tuple[str, ...]] = {
     "acknowledge": (
         "ok", "okay", "k", "kk", "ok thanks", "okay thanks", "ok ta", "lol", "haha", "yes", "no", "yeah",
         "yep", "nope", "nah", "fine", "cool", "right", "alright", "hmm", "sure", "got it", "ok cool",
-        "test", "testing", "test test", "testing testing", "testing 123", "test 123", "test message", "?", "??",
+        "test", "testing", "test test", "testing testing", "testing 123", "test 123", "test message",
     ),
     "help": (
         "help", "help me", "info", "what can you do", "what do you do", "how does this work", "what is this",
