@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -31,7 +31,8 @@ ENTRY_KEYS = {
 ENTRY_KINDS = ("answer", "out-of-scope")
 SERVICE_KEYS = {"id", "name", "about", "phone", "email", "web", "text", "hours", "source", "checked", "note"}
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-FILE_KEYS = {"entries", "services", "lexicon", "groups", "areas"}
+FILE_KEYS = {"entries", "services", "lexicon", "groups", "areas", "phrasings"}
+LEARNED_FILE = "learned.yaml"  # phrasings editors added from the unanswered list (bot/editors/learned.py)
 
 
 class KnowledgeError(Exception):
@@ -369,6 +370,36 @@ class _Parts:
     lexicon: dict[str, str] = field(default_factory=dict)
     groups: list[Group] = field(default_factory=list)
     areas: Areas | None = None
+    phrasings: list[tuple[str, str, str]] = field(default_factory=list)  # (entry id, question, where)
+
+
+def _phrasings(raw: Any, path: Path, problems: _Problems) -> list[tuple[str, str, str]]:
+    """`phrasings: {entry-id: [question, ...]}`: more ways of asking existing entries."""
+    if not isinstance(raw, dict):
+        problems.add(str(path), "'phrasings' must map an entry id to a list of questions")
+        return []
+    found = []
+    for entry_id, questions in raw.items():
+        if entry_id == "__line__":
+            continue
+        where = f"{path}: phrasings of '{entry_id}'"
+        for question in _strings({"questions": questions}, "questions", where, problems, required=True):
+            found.append((str(entry_id), question, where))
+    return found
+
+
+def _add_phrasings(parts: _Parts, problems: _Problems) -> None:
+    """Extra questions go on the end of their entry's own; one for an entry that does not exist is an error."""
+    extra: dict[str, list[str]] = {}
+    ids = {e.id for e in parts.entries}
+    for entry_id, question, where in parts.phrasings:
+        if entry_id not in ids:
+            problems.add(where, "there is no entry with this id")
+            continue
+        extra.setdefault(entry_id, []).append(question)
+    parts.entries = [replace(e, questions=e.questions + tuple(q for q in dict.fromkeys(extra[e.id])
+                                                             if q not in e.questions))
+                     if e.id in extra else e for e in parts.entries]
 
 
 def _read_file(path: Path, parts: _Parts, problems: _Problems) -> None:
@@ -402,6 +433,8 @@ def _read_file(path: Path, parts: _Parts, problems: _Problems) -> None:
         parts.lexicon.update(_lexicon(data["lexicon"], where, problems))
     if "groups" in data:
         parts.groups.extend(_groups(data["groups"], str(path), problems))
+    if "phrasings" in data:
+        parts.phrasings.extend(_phrasings(data["phrasings"], path, problems))
     if "areas" in data:
         parts.areas = _areas(data["areas"], where, problems)
 
@@ -427,6 +460,7 @@ def load_knowledge(directory: Path | str = BUNDLED_DIR) -> Knowledge:
     for path in files:
         _read_file(path, parts, problems)
     _check_links(parts, problems)
+    _add_phrasings(parts, problems)
     if not parts.entries and not problems.items:
         problems.add(str(directory), "no entries found")
     if problems.items:

@@ -19,6 +19,7 @@ from typing import Protocol
 
 import aiosqlite
 
+from .noise import logged_kind
 from .redaction import redact
 
 SCHEMA_VERSION = 1
@@ -55,6 +56,27 @@ CREATE TABLE IF NOT EXISTS deliveries (
     reply TEXT NOT NULL,           -- what we answered, so a retry gets the same reply
     at TEXT NOT NULL,
     PRIMARY KEY (channel, delivery_id)
+);
+-- The editors' triage of unanswered questions (bot/editors/triage.py): every action, undoable.
+CREATE TABLE IF NOT EXISTS editor_actions (
+    id INTEGER PRIMARY KEY,
+    at TEXT NOT NULL,
+    editor TEXT NOT NULL,          -- who: the CLI user, or the page and a tag of the session
+    action TEXT NOT NULL,          -- add-phrasing, out-of-scope, not-send, dismiss, needs-answer, undo
+    entry TEXT,                    -- the knowledge entry it touched, if any
+    detail TEXT NOT NULL,          -- JSON: message ids, their previous triage, phrasings written
+    undone_by INTEGER
+);
+CREATE TABLE IF NOT EXISTS triage (
+    message_id INTEGER PRIMARY KEY REFERENCES messages (id) ON DELETE CASCADE,
+    state TEXT NOT NULL,           -- noise, not-send, out-of-scope, phrasing, gap
+    entry TEXT,
+    action_id INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS question_vectors (  -- sentence vectors of unanswered questions, for grouping
+    message_id INTEGER PRIMARY KEY REFERENCES messages (id) ON DELETE CASCADE,
+    model TEXT NOT NULL,
+    vector BLOB NOT NULL
 );
 """
 
@@ -206,7 +228,8 @@ class SQLiteStore:
             "INSERT INTO messages (at, channel, sender, text, outcome, topic, score, options, kind)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (_iso(record.at or utcnow()), record.channel, record.sender, storable(redact(record.text)), record.outcome,
-             record.topic, float(record.score), json.dumps(list(record.options)), record.kind),
+             record.topic, float(record.score), json.dumps(list(record.options)),
+             logged_kind(record.outcome, record.kind, record.text)),  # "exit", "1", "thanks x": not gaps
         )
         return int(cursor.lastrowid or 0)
 
@@ -230,7 +253,7 @@ class SQLiteStore:
     async def purge(self, older_than_days: int) -> int:
         """Delete rows older than the retention period (opt-outs are kept: they must be honoured)."""
         cutoff = _iso(utcnow() - dt.timedelta(days=older_than_days))
-        tables = ("feedback", "messages", "deliveries")
+        tables = ("feedback", "messages", "deliveries", "editor_actions")
         self._drop_recent(lambda sender, at: at >= cutoff)
         return await self._delete([(f"DELETE FROM {t} WHERE at < ?", (cutoff,)) for t in tables])  # noqa: S608
 
