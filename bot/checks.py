@@ -18,6 +18,7 @@ from .knowledge import Entry, Knowledge, KnowledgeError, load_knowledge
 from .matcher import Matcher
 from .readability import reading_ease
 from .text import fold
+from .unconfirmed import unmarked_contacts
 
 SMS_ENTRY_LIMIT = 250  # leaves room for the "Reply MORE" line the SMS channel adds
 MIN_READING_EASE = 60.0  # Flesch reading ease; GOV.UK writes for a reading age of 9
@@ -173,5 +174,7 @@ def check_knowledge(directory: Path, topics_file: Path | None = None, today: dt.
     _question_warnings(knowledge, Matcher(knowledge), report)
     _group_warnings(knowledge, report)
     _service_notes(knowledge, report)
+    # An unconfirmed number or address shown bare is an error: a family may act on it alone.
+    report.errors.extend(unmarked_contacts(knowledge))
     _required_topics(knowledge, topics_file, report)
     return report

@@ -12,6 +12,11 @@ from .knowledge import DAYS, Knowledge, OpeningHours, Service
 from .messages import Contact
 
 _DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+# What a family sees beside a detail no editor has confirmed: the full line in a full reply,
+# the short one after the number on SMS (a parent on SMS acts on that line alone).
+UNCONFIRMED = "(Not yet confirmed by the council: please check before you rely on it.)"
+UNCONFIRMED_SHORT = "(not yet confirmed)"
+NO_DETAILS = "Find their contact details on the Herefordshire Local Offer."
 
 
 def _clock(t: dt.time) -> str:
@@ -74,8 +79,8 @@ def contact(service: Service, knowledge: Knowledge, now: dt.datetime | None = No
     # Unchecked details come from a cited source but no editor has confirmed them yet:
     # show them marked as such, and never show unchecked opening times.
     if not shown:
-        return Contact(service.name, ("Find their contact details on the Herefordshire Local Offer.",))
-    return Contact(service.name, tuple(shown + ["(Not yet confirmed by the council: please check before you rely on it.)"]))
+        return Contact(service.name, (NO_DETAILS,))
+    return Contact(service.name, tuple(shown + [UNCONFIRMED]))
 
 
 def contacts_for(ids: tuple[str, ...], knowledge: Knowledge, now: dt.datetime | None = None) -> tuple[Contact, ...]:

@@ -41,8 +41,8 @@ SMALLTALK = {
     "acknowledge": "OK. Ask me a question whenever you like, or type MENU to see the topics.",
     "help": (
         "I'm a computer, not a person. I answer questions about support for children and young people "
-        "with special educational needs or disabilities (SEND) in Herefordshire, using answers written "
-        "by the council and the NHS.\n\nAsk in your own words, for example \"how do I get an EHC plan?\" "
+        "with special educational needs or disabilities (SEND) in Herefordshire, using answers checked "
+        "against council, NHS and government sources.\n\nAsk in your own words, for example \"how do I get an EHC plan?\" "
         "or \"help while we wait for an autism assessment\". Type MENU to see the topics. "
         "If anyone is in danger now, call 999."
     ),

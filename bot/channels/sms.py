@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from ..contacts import UNCONFIRMED, UNCONFIRMED_SHORT
 from ..gsm7 import budget, septets, to_gsm7
 from ..messages import Choice, Contact, Reply
 
@@ -41,12 +42,14 @@ def truncate(text: str, limit: int) -> str:
 
 
 def compact_contact(contact: Contact) -> str | None:
-    """One line a parent can act on: the name and the first phone, text, web or email."""
+    """One line a parent can act on: the name and the first phone, text, web or email,
+    marked on the same line when no editor has confirmed it (the parent may act on it alone)."""
+    mark = f" {UNCONFIRMED_SHORT}" if UNCONFIRMED in contact.lines else ""
     for prefix in ("Phone: ", "Text: ", "Web: ", "Email: "):
         for line in contact.lines:
             if line.startswith(prefix):
-                return f"{contact.name}: {line.removeprefix(prefix)}"
-    return None  # unchecked details: the full answer (MORE) says where to look
+                return f"{contact.name}: {line.removeprefix(prefix)}{mark}"
+    return None  # no details at all: the full answer (MORE) says where to look
 
 
 def numbered(choices: tuple[Choice, ...]) -> list[str]:
