@@ -175,8 +175,17 @@ def build_parser() -> argparse.ArgumentParser:
     purge.add_argument("--days", type=int, help="retention in days (default: $SIGNPOST_RETENTION_DAYS or 90)")
     _common(purge, kb=False)
 
-    editors = _add(sub, "editors", cmd_editors, "reports for editors: unanswered, feedback, stats, suggest")
-    editors.add_argument("report", choices=["unanswered", "feedback", "stats", "suggest", "password-hash"])
+    editors = _add(sub, "editors", cmd_editors, "editors' reports (unanswered, feedback, stats, suggest) "
+                   "and triage (add-phrasing, out-of-scope, not-send, dismiss, needs-answer, undo, actions)")
+    editors.add_argument("report", choices=["unanswered", "feedback", "stats", "suggest", "password-hash",
+                                            "add-phrasing", "out-of-scope", "not-send", "dismiss", "needs-answer",
+                                            "undo", "actions"])
+    editors.add_argument("ids", nargs="*", metavar="ID",
+                         help="triage: GROUP_ID [ENTRY_ID] (add-phrasing GROUP ENTRY, out-of-scope GROUP [ENTRY]); "
+                              "undo ACTION_ID")
+    editors.add_argument("--include-out-of-scope", action="store_true",
+                         help="unanswered: also what out-of-scope entries caught, and the gaps kept for a new answer")
+    editors.add_argument("--by", metavar="NAME", help="triage: who is acting, for the record (default: your user name)")
     editors.add_argument("--since", default="30d", help="how far back: 7d, 4w, or a date YYYY-MM-DD (default 30d)")
     editors.add_argument("--csv", metavar="FILE", help="write the report as CSV")
     editors.add_argument("--json", action="store_true", help="print the report as JSON")

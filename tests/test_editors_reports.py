@@ -149,7 +149,7 @@ async def test_cli_unanswered_csv_and_table(seeded: Path, small_kb: Path, tmp_pa
     capsys.readouterr()
     assert main(["editors", "unanswered", "--db", str(seeded), "--kb", str(small_kb)]) == 0
     table = capsys.readouterr().out
-    assert table.splitlines()[0].split()[0] == "count" and "school-transport" in table
+    assert table.splitlines()[0].split()[:2] == ["group", "count"] and "school-transport" in table
 
 
 async def test_cli_feedback_and_stats_json(store: SQLiteStore, small_kb: Path, capsys: pytest.CaptureFixture) -> None:

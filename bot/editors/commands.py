@@ -21,10 +21,11 @@ from ..config import Settings
 from ..knowledge import BUNDLED_DIR
 from ..matcher import Matcher
 from ..text import STOPWORDS, fold
+from . import triage_cli
 from .auth import hash_password
-from .grouping import Group, group_questions
-from .reports import (EntryFeedback, ReportError, WeekStats, feedback_report, open_log, parse_since,
-                      unanswered_questions, weekly_stats)
+from .grouping import Group
+from .reports import EntryFeedback, ReportError, WeekStats, feedback_report, open_log, parse_since, weekly_stats
+from .triage import TriageError
 
 DEFAULT_SUGGESTIONS = Path("suggestions.yaml")
 
@@ -32,11 +33,14 @@ DEFAULT_SUGGESTIONS = Path("suggestions.yaml")
 def run(args: argparse.Namespace, settings: Settings) -> int:
     commands: dict[str, Callable[[argparse.Namespace, Settings], int]] = {
         "unanswered": unanswered, "feedback": feedback, "stats": stats,
-        "suggest": suggest, "password-hash": password_hash,
+        "suggest": suggest, "password-hash": password_hash, **triage_cli.COMMANDS,
     }
+    if args.report not in triage_cli.COMMANDS and getattr(args, "ids", None):
+        print(f"editors {args.report} takes no ids (got {' '.join(args.ids)})", file=sys.stderr)
+        return 2
     try:
         return commands[args.report](args, settings)
-    except ReportError as exc:
+    except (ReportError, TriageError) as exc:
         print(exc, file=sys.stderr)
         return 1
 
@@ -49,10 +53,13 @@ def _matcher(settings: Settings) -> Matcher:
     return build_replies(settings.knowledge_dir).matcher
 
 
-def unanswered_groups(settings: Settings, since: str, matcher: Matcher | None = None) -> list[Group]:
-    with closing(open_log(settings.db_path)) as db:
-        questions = unanswered_questions(db, parse_since(since))
-    return group_questions(questions, matcher or _matcher(settings))
+def unanswered_groups(settings: Settings, since: str, matcher: Matcher | None = None,
+                      caught: bool = False) -> list[Group]:
+    """The questions waiting for an editor and the gaps kept for a new answer (and, with `caught`,
+    what out-of-scope entries caught), grouped; triaged questions and noise are left out."""
+    sections = ("unanswered", "gaps", "caught") if caught else ("unanswered", "gaps")
+    found = triage_cli.desk(settings, matcher).groups(since, sections)
+    return [group for section in sections for group in found[section]]
 
 
 def _feedback(settings: Settings, since: str) -> list[EntryFeedback]:
@@ -92,13 +99,13 @@ def _clip(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-UNANSWERED_CSV = ["count", "first_seen", "last_seen", "channels", "nearest_topic", "nearest_score", "examples"]
+UNANSWERED_CSV = ["id", "section", "count", "first_seen", "last_seen", "channels", "nearest_topic", "nearest_score", "examples"]
 
 
 def unanswered(args: argparse.Namespace, settings: Settings) -> int:
-    groups = [g.as_dict() for g in unanswered_groups(settings, args.since)]
+    groups = [g.as_dict() for g in unanswered_groups(settings, args.since, caught=args.include_out_of_scope)]
     return _emit(args, groups, UNANSWERED_CSV, lambda g: [
-        g["count"], g["first_seen"], g["last_seen"], ";".join(g["channels"]), g["nearest_topic"] or "",
+        g["id"], g["section"], g["count"], g["first_seen"], g["last_seen"], ";".join(g["channels"]), g["nearest_topic"] or "",
         g["nearest_score"], " | ".join(g["examples"])], _unanswered_table)
 
 
@@ -106,13 +113,17 @@ def _unanswered_table(groups: list[dict], out: TextIO) -> None:
     if not groups:
         out.write("No unanswered questions in this period.\n")
         return
-    out.write(f"{'count':>5}  {'last seen':<10}  {'nearest entry (score)':<34}  examples\n")
+    out.write(f"{'group':<8} {'count':>5}  {'last seen':<10}  {'nearest entry (score)':<34}  examples\n")
     for g in groups:
         nearest = f"{g['nearest_topic']} ({g['nearest_score']:.2f})" if g["nearest_topic"] else "-"
-        out.write(f"{g['count']:>5}  {g['last_seen'][:10]:<10}  {_clip(nearest, 34):<34}  "
-                  f"{_clip(g['examples'][0], 60)}\n")
+        mark = {"gaps": " [gap]", "caught": f" [caught by {g['caught_by'] or 'an out-of-scope entry'}]"}.get(
+            g["section"], "")
+        out.write(f"{g['id']:<8} {g['count']:>5}  {g['last_seen'][:10]:<10}  {_clip(nearest, 34):<34}  "
+                  f"{_clip(g['examples'][0], 60)}{mark}\n")
         for example in g["examples"][1:3]:
-            out.write(f"{'':>5}  {'':<10}  {'':<34}  {_clip(example, 60)}\n")
+            out.write(f"{'':<8} {'':>5}  {'':<10}  {'':<34}  {_clip(example, 60)}\n")
+    out.write("\nTriage a group: editors add-phrasing GROUP ENTRY | out-of-scope GROUP [ENTRY] | dismiss GROUP"
+              " | needs-answer GROUP; editors undo ACTION\n")
 
 
 FEEDBACK_CSV = ["topic", "title", "helpful", "not_helpful", "not_helpful_rate", "no_questions"]

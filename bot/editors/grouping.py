@@ -1,45 +1,68 @@
-"""Group similar unanswered questions, so an editor sees "12 people asked about X" once.
+"""Group similar unanswered questions by meaning, so an editor sees "12 people asked about X" once.
 
-Each question is reduced to its meaningful word stems (bot.text: fold, stop words out,
-stemmed, sorted), then grouped by greedy leader clustering with rapidfuzz: the most
-common wordings become leaders, and every other question joins the first leader it
-is close enough to. Each group is then placed against the knowledge base with the
-matcher, which tells the editor "add these as phrasings of X" or "write a new entry".
+Each distinct wording gets two vectors: the matcher's own words (lexicon applied, spelling
+corrected, stems and stem pairs) weighted by TF-IDF over the questions themselves, and,
+where the bot has the sentence model, its sentence vector (cached in the log, so each
+question is embedded once: bot/editors/vectors.py). Their similarity is the weighted sum
+of the two cosines. The most asked wordings lead: each leader takes every not yet grouped
+wording close enough to it. Only near neighbours are compared: all pairs for a few
+thousand wordings, and beyond that the neighbours faiss's HNSW graph finds, which grows
+as n log n (benchmarks/grouping.py prints the time for 10,000 questions).
 """
 from __future__ import annotations
 
+import math
+import weakref
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Iterable
+from typing import Callable, Iterable, Sequence
 
-from rapidfuzz import fuzz, process
+import numpy as np
+from scipy import sparse
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.preprocessing import normalize
 
 from ..matcher import Matcher
 from ..text import STOPWORDS, fold, stem
 from .reports import LoggedQuestion
 
-# token_sort_ratio over sorted stems: word order does not matter, and unlike token_set
-# a one-word question is not "the same" as every longer question containing that word.
-SIMILAR = 75.0
+SIMILAR = 0.45  # combined similarity at which a wording joins a leader's group (tuned by hand: see tests)
+BIGRAM_WEIGHT = 0.5  # a pair of adjacent words sharpens a match; it does not decide it
+SEMANTIC_WEIGHT = 0.5  # the sentence vector's share of the similarity, when there is one
 MAX_EXAMPLES = 5
+MAX_NEAREST = 3
+EXACT_LIMIT = 2500  # up to this many distinct wordings every pair is compared
+NEIGHBOURS = 16  # beyond it, each wording is compared with this many nearest neighbours
+PROJECTED = 64  # dimensions of the vectors the neighbour graph is built on
+
+Embed = Callable[[Sequence[LoggedQuestion]], "np.ndarray | None"]
 
 
 @dataclass
 class Group:
+    id: str  # "g" and the group's first message id: stable while that question is in the period
     count: int
     examples: list[str]  # up to MAX_EXAMPLES distinct redacted texts, most asked first
     first_seen: str
     last_seen: str
     channels: list[str]  # most used first
+    channel_counts: dict[str, int] = field(default_factory=dict)
     nearest_topic: str | None = None
     nearest_title: str | None = None
     nearest_score: float = 0.0
+    nearest: list[dict] = field(default_factory=list)  # the closest answering entries, with scores
+    caught_by: str | None = None  # for what out-of-scope replies caught: the entry that caught it
+    no_feedback: int = 0  # questions followed by a "no, this did not help" from the same sender
+    section: str = "unanswered"
     message_ids: list[int] = field(default_factory=list, repr=False)
+    wordings: list[str] = field(default_factory=list, repr=False)  # every distinct text, most asked first
 
     def as_dict(self) -> dict:
-        return {"count": self.count, "examples": self.examples, "first_seen": self.first_seen,
-                "last_seen": self.last_seen, "channels": self.channels, "nearest_topic": self.nearest_topic,
-                "nearest_title": self.nearest_title, "nearest_score": self.nearest_score}
+        return {"id": self.id, "count": self.count, "examples": self.examples, "first_seen": self.first_seen,
+                "last_seen": self.last_seen, "channels": self.channels, "channel_counts": self.channel_counts,
+                "nearest_topic": self.nearest_topic, "nearest_title": self.nearest_title,
+                "nearest_score": self.nearest_score, "nearest": self.nearest, "caught_by": self.caught_by,
+                "no_feedback": self.no_feedback, "section": self.section}
 
 
 def key_of(text: str) -> str:
@@ -49,51 +72,187 @@ def key_of(text: str) -> str:
     return " ".join(stems) or folded
 
 
-def _clusters(keys: list[str], similar: float) -> list[list[int]]:
-    """Greedy leader clustering of keys that are already in the order leaders should be chosen."""
-    leaders: list[str] = []
-    members: list[list[int]] = []
-    for index, key in enumerate(keys):
-        found = process.extractOne(key, leaders, scorer=fuzz.token_sort_ratio, score_cutoff=similar) if leaders else None
-        if found is None:
-            leaders.append(key)
-            members.append([index])
-        else:
-            members[found[2]].append(index)
-    return members
+def _plain_features(text: str) -> list[str]:
+    stems = [stem(w) for w in fold(text).split() if w not in STOPWORDS]
+    return stems + [f"{a} {b}" for a, b in zip(stems, stems[1:])]
 
+
+_DOMAIN: "weakref.WeakKeyDictionary[Matcher, tuple[dict[str, float], float]]" = weakref.WeakKeyDictionary()
+
+
+def domain_weights(matcher: Matcher) -> tuple[dict[str, float], float]:
+    """How much each feature tells entries apart (inverse entry frequency over the knowledge
+    base), and the weight of a word no entry uses: the highest, because a word the base does
+    not know ("dentist", "hairdresser") is what a gap is about, while "autism" or "hereford"
+    is in half the questions families ask."""
+    if matcher not in _DOMAIN:
+        users: dict[str, set[int]] = {}
+        for index, entry in enumerate(matcher.entries):
+            for text in (entry.title, *entry.questions):
+                for feature in matcher.features(text):
+                    users.setdefault(feature, set()).add(index)
+        count = max(len(matcher.entries), 1)
+        _DOMAIN[matcher] = ({f: math.log(1 + count / len(e)) for f, e in users.items()}, math.log(1 + count))
+    return _DOMAIN[matcher]
+
+
+def _weight(feature: str, weights: dict[str, float], unknown: float) -> float:
+    """A word's weight; a pair of words counts half, and no more than its commoner word."""
+    if " " not in feature:
+        return weights.get(feature, unknown)
+    first, second = feature.split(" ", 1)
+    return BIGRAM_WEIGHT * min(weights.get(first, unknown), weights.get(second, unknown))
+
+
+def lexical_vectors(texts: Sequence[str], matcher: Matcher | None) -> sparse.csr_matrix:
+    """TF-IDF over the questions themselves, on the matcher's features and weighted by how much
+    each tells knowledge entries apart, when there is a matcher; unit length."""
+    features = matcher.features if matcher is not None else _plain_features
+
+    def words(text: str) -> list[str]:  # a number ("my 6 year old", "year 9") says little about the topic
+        return [f for f in features(text) if not any(part.isdigit() for part in f.split())]
+
+    vectorizer = TfidfVectorizer(analyzer=words, sublinear_tf=True, norm=None, dtype=np.float32)
+    try:
+        found = vectorizer.fit_transform(texts).tocsr()
+    except ValueError:  # nothing but small words in every text
+        return sparse.csr_matrix((len(texts), 1), dtype=np.float32)
+    if matcher is not None:
+        weights, unknown = domain_weights(matcher)
+        names = vectorizer.get_feature_names_out()
+        found = found @ sparse.diags(np.array([_weight(f, weights, unknown) for f in names], dtype=np.float32))
+    return normalize(found).tocsr().astype(np.float32)
+
+
+# ------------------------------------------------------------------ neighbours
+
+def _pairs_exact(lexical: sparse.csr_matrix, meaning: np.ndarray | None, weight: float,
+                 similar: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    similarity = (1 - weight) * (lexical @ lexical.T).toarray()
+    if meaning is not None:
+        similarity += weight * (meaning @ meaning.T)
+    np.fill_diagonal(similarity, 0.0)
+    rows, cols = np.nonzero(similarity >= similar)
+    return rows, cols, similarity[rows, cols]
+
+
+def _pairs_approximate(lexical: sparse.csr_matrix, meaning: np.ndarray | None, weight: float,
+                       similar: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Candidate pairs from an HNSW graph over both vectors squeezed to PROJECTED dimensions,
+    then each candidate scored exactly."""
+    import faiss
+    from sklearn.random_projection import SparseRandomProjection
+
+    faiss.omp_set_num_threads(1)  # two shared cores: threads cost more than they give here
+    parts = [np.sqrt(1 - weight) * SparseRandomProjection(PROJECTED * 2, dense_output=True, random_state=0)
+             .fit_transform(lexical).astype(np.float32)]
+    if meaning is not None:
+        parts.append(np.sqrt(weight) * meaning.astype(np.float32))
+    joined = np.ascontiguousarray(np.hstack(parts), dtype=np.float32)
+    pca = faiss.PCAMatrix(joined.shape[1], PROJECTED)
+    pca.train(joined)
+    reduced = np.ascontiguousarray(pca.apply(joined))
+    faiss.normalize_L2(reduced)
+    index = faiss.IndexHNSWFlat(PROJECTED, 16, faiss.METRIC_INNER_PRODUCT)
+    index.hnsw.efConstruction = 32
+    index.add(reduced)
+    index.hnsw.efSearch = 32
+    _, found = index.search(reduced, NEIGHBOURS)
+    rows = np.repeat(np.arange(len(found)), found.shape[1])
+    cols = found.ravel()
+    keep = (cols >= 0) & (cols != rows)
+    rows, cols = rows[keep], cols[keep]
+    scores = (1 - weight) * np.asarray(lexical[rows].multiply(lexical[cols]).sum(axis=1)).ravel()
+    if meaning is not None:
+        scores += weight * np.einsum("ij,ij->i", meaning[rows], meaning[cols])
+    keep = scores >= similar
+    rows, cols, scores = rows[keep], cols[keep], scores[keep]
+    return np.r_[rows, cols], np.r_[cols, rows], np.r_[scores, scores]  # both directions
+
+
+def leaders(count: int, rows: np.ndarray, cols: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    """Greedy leader clustering over close pairs; items are in the order leaders are chosen.
+    Returns each item's leader. Each item is visited once and each pair at most twice."""
+    order = np.lexsort((-scores, rows))
+    rows, cols = rows[order], cols[order]
+    starts = np.searchsorted(rows, np.arange(count + 1))
+    leader = np.full(count, -1, dtype=np.int64)
+    for item in range(count):
+        if leader[item] >= 0:
+            continue
+        leader[item] = item
+        near = cols[starts[item]:starts[item + 1]]
+        near = near[leader[near] < 0]
+        leader[near] = item
+    return leader
+
+
+# ------------------------------------------------------------------ grouping
 
 def group_questions(questions: Iterable[LoggedQuestion], matcher: Matcher | None = None,
-                    similar: float = SIMILAR) -> list[Group]:
-    """Unanswered questions grouped by similarity, biggest group first."""
+                    similar: float = SIMILAR, embed: Embed | None = None, section: str = "unanswered",
+                    place_limit: int | None = None) -> list[Group]:
+    """Questions grouped by meaning, biggest group first; the first `place_limit` groups placed
+    against the knowledge base (all of them when None)."""
     by_key: dict[str, list[LoggedQuestion]] = {}
     for question in questions:
         by_key.setdefault(key_of(question.text), []).append(question)
+    if not by_key:
+        return []
     # The most asked wordings lead; ties go to the one asked first, so the order is stable.
     keys = sorted(by_key, key=lambda k: (-len(by_key[k]), by_key[k][0].at, k))
-    groups = [_group([q for i in cluster for q in by_key[keys[i]]]) for cluster in _clusters(keys, similar)]
+    firsts = [by_key[k][0] for k in keys]
+    lexical = lexical_vectors([q.text for q in firsts], matcher)
+    meaning = _meaning(firsts, matcher, embed)
+    weight = SEMANTIC_WEIGHT if meaning is not None else 0.0
+    pairs = _pairs_exact if len(keys) <= EXACT_LIMIT else _pairs_approximate
+    leader = leaders(len(keys), *pairs(lexical, meaning, weight, similar))
+    members: dict[int, list[LoggedQuestion]] = {}
+    for index, key in enumerate(keys):
+        members.setdefault(int(leader[index]), []).extend(by_key[key])
+    groups = sorted((_group(qs, section) for qs in members.values()), key=lambda g: (-g.count, g.first_seen))
     if matcher is not None:
-        for group in groups:
+        for group in groups[:place_limit]:
             place(group, matcher)
-    return sorted(groups, key=lambda g: (-g.count, g.first_seen))
+    return groups
 
 
-def _group(questions: list[LoggedQuestion]) -> Group:
+def _meaning(firsts: list[LoggedQuestion], matcher: Matcher | None, embed: Embed | None) -> np.ndarray | None:
+    if embed is not None:
+        return embed(firsts)
+    if matcher is not None and matcher.encoder is not None:
+        return matcher.encoder.embed([q.text for q in firsts])
+    return None
+
+
+def _group(questions: list[LoggedQuestion], section: str) -> Group:
     wordings = Counter(q.text for q in questions)
     seen = sorted(q.at for q in questions)
+    channels = Counter(q.channel for q in questions)
     return Group(
+        id=f"g{min(q.id for q in questions)}",
         count=len(questions),
         examples=[text for text, _ in wordings.most_common(MAX_EXAMPLES)],
+        wordings=[text for text, _ in wordings.most_common()],
         first_seen=seen[0], last_seen=seen[-1],
-        channels=[name for name, _ in Counter(q.channel for q in questions).most_common()],
-        message_ids=[q.id for q in questions],
+        channels=[name for name, _ in channels.most_common()],
+        channel_counts=dict(channels.most_common()),
+        no_feedback=sum(q.no_after for q in questions),
+        section=section,
+        message_ids=sorted(q.id for q in questions),
     )
 
 
 def place(group: Group, matcher: Matcher) -> None:
-    """The nearest entry that answers, scored on the group's commonest wording."""
-    ranked = [c for c in matcher.rank(group.examples[0], limit=10) if c.entry.answers]
-    if ranked:
-        group.nearest_topic = ranked[0].entry.id
-        group.nearest_title = ranked[0].entry.title
-        group.nearest_score = round(ranked[0].score, 3)
+    """The nearest entries that answer, scored on the group's commonest wording, and for a
+    caught question the out-of-scope entry that caught it."""
+    ranked = matcher.rank(group.examples[0], limit=12)
+    answering = [c for c in ranked if c.entry.answers][:MAX_NEAREST]
+    group.nearest = [{"topic": c.entry.id, "title": c.entry.title, "score": round(c.score, 3)} for c in answering]
+    if answering:
+        group.nearest_topic = answering[0].entry.id
+        group.nearest_title = answering[0].entry.title
+        group.nearest_score = round(answering[0].score, 3)
+    catching = next((c for c in ranked if not c.entry.answers), None)
+    if group.section == "caught" and catching is not None:
+        group.caught_by = catching.entry.id

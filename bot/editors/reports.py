@@ -13,9 +13,15 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..noise import is_noise
+
 # Unanswered rows with these kinds were handled on purpose (another council's area, a
-# question the knowledge base marks out of scope): they are not gaps for editors to fill.
-HANDLED_KINDS = ("out-of-area", "out-of-scope")
+# question the knowledge base marks out of scope) or were never questions (a command, a
+# bare number, small talk: bot/noise.py): they are not gaps for editors to fill.
+HANDLED_KINDS = ("out-of-area", "out-of-scope", "noise")
+# How long after a question a "no" to "did this help?" from the same sender counts as following it.
+NO_AFTER_DAYS = 1 / 48  # half an hour
+SECTIONS = ("unanswered", "gaps", "caught")
 # Follow-ups repeat an earlier question's outcome ("2" after a choice, "more"): counting
 # them would count one question twice in the answer rate.
 FOLLOW_UP_KINDS = ("picked", "more")
@@ -72,15 +78,38 @@ class LoggedQuestion:
     at: str
     channel: str
     text: str  # already redacted by the store
+    no_after: bool = False  # the same sender said an answer did not help within half an hour
 
 
-def unanswered_questions(db: sqlite3.Connection, since: dt.datetime) -> list[LoggedQuestion]:
+def has_table(db: sqlite3.Connection, name: str) -> bool:
+    return db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)).fetchone() is not None
+
+
+def _section_filter(section: str, triaged: bool) -> tuple[str, tuple]:
+    """SQL for one list: the untriaged unanswered questions, the gaps kept for a new answer,
+    or what out-of-scope entries caught and no editor has looked at yet."""
+    handled = ",".join("?" * len(HANDLED_KINDS))
+    untriaged = " AND m.id NOT IN (SELECT message_id FROM triage)" if triaged else ""
+    if section == "unanswered":
+        return f" AND (m.kind IS NULL OR m.kind NOT IN ({handled})){untriaged}", HANDLED_KINDS
+    if section == "caught":
+        return f" AND m.kind = 'out-of-scope'{untriaged}", ()
+    if section == "gaps":
+        return (" AND m.id IN (SELECT message_id FROM triage WHERE state = 'gap')", ()) if triaged else (" AND 0", ())
+    raise ValueError(f"unknown section {section!r}")
+
+
+def unanswered_questions(db: sqlite3.Connection, since: dt.datetime, section: str = "unanswered") -> list[LoggedQuestion]:
+    """The questions of one list (SECTIONS), oldest first, noise left out (rows logged before it was marked too)."""
+    where, params = _section_filter(section, has_table(db, "triage"))
     rows = db.execute(
-        "SELECT id, at, channel, text FROM messages WHERE outcome = 'unanswered' AND at >= ?"
-        f" AND (kind IS NULL OR kind NOT IN ({','.join('?' * len(HANDLED_KINDS))})) ORDER BY at, id",
-        (_iso(since), *HANDLED_KINDS),
+        "SELECT m.id, m.at, m.channel, m.text, EXISTS (SELECT 1 FROM feedback f WHERE f.sender = m.sender"
+        " AND f.helpful = 0 AND julianday(f.at) BETWEEN julianday(m.at) AND julianday(m.at) + ?) AS no_after"
+        f" FROM messages m WHERE m.outcome = 'unanswered' AND m.at >= ?{where} ORDER BY m.at, m.id",
+        (NO_AFTER_DAYS, _iso(since), *params),
     ).fetchall()
-    return [LoggedQuestion(r["id"], r["at"], r["channel"], r["text"]) for r in rows]
+    return [LoggedQuestion(r["id"], r["at"], r["channel"], r["text"], bool(r["no_after"]))
+            for r in rows if not is_noise(r["text"])]
 
 
 # ------------------------------------------------------------------ feedback
