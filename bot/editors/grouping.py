@@ -126,34 +126,48 @@ def lexical_vectors(texts: Sequence[str], matcher: Matcher | None) -> sparse.csr
 
 # ------------------------------------------------------------------ neighbours
 
-def _pairs_exact(lexical: sparse.csr_matrix, meaning: np.ndarray | None, weight: float,
-                 similar: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+Pairs = tuple[np.ndarray, np.ndarray, np.ndarray, "Callable[[int, np.ndarray], np.ndarray] | None"]
+
+
+def _similarity(lexical: sparse.csr_matrix, meaning: np.ndarray | None, weight: float,
+                rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """The combined similarity of each pair (rows[i], cols[i])."""
+    scores = (1 - weight) * np.asarray(lexical[rows].multiply(lexical[cols]).sum(axis=1)).ravel()
+    if meaning is not None:
+        scores += weight * np.einsum("ij,ij->i", meaning[rows], meaning[cols])
+    return scores
+
+
+def _pairs_exact(lexical: sparse.csr_matrix, meaning: np.ndarray | None, weight: float, similar: float) -> Pairs:
     similarity = (1 - weight) * (lexical @ lexical.T).toarray()
     if meaning is not None:
         similarity += weight * (meaning @ meaning.T)
     np.fill_diagonal(similarity, 0.0)
     rows, cols = np.nonzero(similarity >= similar)
-    return rows, cols, similarity[rows, cols]
+    return rows, cols, similarity[rows, cols], None  # every close pair is here: nothing to reach through others
 
 
 def _pairs_approximate(lexical: sparse.csr_matrix, meaning: np.ndarray | None, weight: float,
-                       similar: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Candidate pairs from an HNSW graph over both vectors squeezed to PROJECTED dimensions,
-    then each candidate scored exactly."""
+                       similar: float) -> Pairs:
+    """Each wording's NEIGHBOURS nearest in an HNSW graph over both vectors squeezed to PROJECTED
+    dimensions, each pair scored exactly; and the exact score, for reaching a leader's wordings
+    beyond its own nearest neighbours through those of its members."""
     import faiss
     from sklearn.random_projection import SparseRandomProjection
 
     faiss.omp_set_num_threads(1)  # two shared cores: threads cost more than they give here
-    parts = [np.sqrt(1 - weight) * SparseRandomProjection(PROJECTED * 2, dense_output=True, random_state=0)
-             .fit_transform(lexical).astype(np.float32)]
+    words = lexical.toarray() if lexical.shape[1] <= PROJECTED * 2 else \
+        SparseRandomProjection(PROJECTED * 2, dense_output=True, random_state=0).fit_transform(lexical)
+    parts = [np.sqrt(1 - weight) * words]
     if meaning is not None:
-        parts.append(np.sqrt(weight) * meaning.astype(np.float32))
-    joined = np.ascontiguousarray(np.hstack(parts), dtype=np.float32)
-    pca = faiss.PCAMatrix(joined.shape[1], PROJECTED)
-    pca.train(joined)
-    reduced = np.ascontiguousarray(pca.apply(joined))
+        parts.append(np.sqrt(weight) * meaning)
+    reduced = np.ascontiguousarray(np.hstack(parts), dtype=np.float32)
+    if reduced.shape[1] > PROJECTED and len(reduced) > PROJECTED:  # PCA needs more rows than it keeps dimensions
+        pca = faiss.PCAMatrix(reduced.shape[1], PROJECTED)
+        pca.train(reduced)
+        reduced = np.ascontiguousarray(pca.apply(reduced))
     faiss.normalize_L2(reduced)
-    index = faiss.IndexHNSWFlat(PROJECTED, 16, faiss.METRIC_INNER_PRODUCT)
+    index = faiss.IndexHNSWFlat(reduced.shape[1], 16, faiss.METRIC_INNER_PRODUCT)
     index.hnsw.efConstruction = 32
     index.add(reduced)
     index.hnsw.efSearch = 32
@@ -162,28 +176,35 @@ def _pairs_approximate(lexical: sparse.csr_matrix, meaning: np.ndarray | None, w
     cols = found.ravel()
     keep = (cols >= 0) & (cols != rows)
     rows, cols = rows[keep], cols[keep]
-    scores = (1 - weight) * np.asarray(lexical[rows].multiply(lexical[cols]).sum(axis=1)).ravel()
-    if meaning is not None:
-        scores += weight * np.einsum("ij,ij->i", meaning[rows], meaning[cols])
-    keep = scores >= similar
-    rows, cols, scores = rows[keep], cols[keep], scores[keep]
-    return np.r_[rows, cols], np.r_[cols, rows], np.r_[scores, scores]  # both directions
+    scores = _similarity(lexical, meaning, weight, rows, cols)
+    reach = lambda leader, items: _similarity(lexical, meaning, weight, np.full(len(items), leader), items)  # noqa: E731
+    return np.r_[rows, cols], np.r_[cols, rows], np.r_[scores, scores], reach  # both directions
 
 
-def leaders(count: int, rows: np.ndarray, cols: np.ndarray, scores: np.ndarray) -> np.ndarray:
-    """Greedy leader clustering over close pairs; items are in the order leaders are chosen.
-    Returns each item's leader. Each item is visited once and each pair at most twice."""
+def leaders(count: int, similar: float, rows: np.ndarray, cols: np.ndarray, scores: np.ndarray,
+            reach: Callable[[int, np.ndarray], np.ndarray] | None = None) -> np.ndarray:
+    """Greedy leader clustering: items are in the order leaders are chosen, and each leader takes
+    every ungrouped item at least `similar` to it among its pairs, and, with `reach`, among the
+    pairs of the items it took (scored against the leader), so a big group is not cut at the
+    neighbour list's length. Returns each item's leader."""
     order = np.lexsort((-scores, rows))
-    rows, cols = rows[order], cols[order]
+    rows, cols, scores = rows[order], cols[order], scores[order]
     starts = np.searchsorted(rows, np.arange(count + 1))
     leader = np.full(count, -1, dtype=np.int64)
     for item in range(count):
         if leader[item] >= 0:
             continue
         leader[item] = item
-        near = cols[starts[item]:starts[item + 1]]
-        near = near[leader[near] < 0]
+        span = slice(starts[item], starts[item + 1])
+        near = cols[span][(scores[span] >= similar) & (leader[cols[span]] < 0)]
         leader[near] = item
+        seen = set(near.tolist())
+        while reach is not None and near.size:
+            around = np.unique(np.concatenate([cols[starts[m]:starts[m + 1]] for m in near]))
+            around = np.array([a for a in around[leader[around] < 0].tolist() if a not in seen], dtype=np.int64)
+            seen.update(around.tolist())
+            near = around[reach(item, around) >= similar] if around.size else around
+            leader[near] = item
     return leader
 
 
@@ -206,7 +227,7 @@ def group_questions(questions: Iterable[LoggedQuestion], matcher: Matcher | None
     meaning = _meaning(firsts, matcher, embed)
     weight = SEMANTIC_WEIGHT if meaning is not None else 0.0
     pairs = _pairs_exact if len(keys) <= EXACT_LIMIT else _pairs_approximate
-    leader = leaders(len(keys), *pairs(lexical, meaning, weight, similar))
+    leader = leaders(len(keys), similar, *pairs(lexical, meaning, weight, similar))
     members: dict[int, list[LoggedQuestion]] = {}
     for index, key in enumerate(keys):
         members.setdefault(int(leader[index]), []).extend(by_key[key])

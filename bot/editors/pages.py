@@ -27,6 +27,9 @@ ul.examples{margin:0;padding-left:1.1rem}
 .muted{color:#555}form.inline{display:inline}
 button{font:inherit;padding:.35rem .9rem;cursor:pointer}
 label{display:block;margin:.6rem 0 .2rem}input[type=password]{font:inherit;padding:.35rem;width:18rem}
+label.small{display:inline;margin:0 .3rem 0 0;font-size:.9em}td.actions{min-width:24rem}
+td.actions select,fieldset select{max-width:20rem;font:inherit}td.actions button{margin:.15rem 0}
+.nowrap{white-space:nowrap}fieldset.bulk{background:#fff;border:1px solid #d0d0d0;margin:.5rem 0}
 """
 STYLE_HASH = "sha256-" + base64.b64encode(hashlib.sha256(STYLE.encode()).digest()).decode()
 PERIODS = (("7d", "7 days"), ("30d", "30 days"), ("90d", "90 days"), ("52w", "a year"))
@@ -90,7 +93,7 @@ def unanswered_table(groups: list[Group]) -> str:
         + "".join(f"<li>{e(x)}</li>" for x in g.examples)
         + f"</ul></td><td>{e(g.nearest_title or '-')}<br><span class=\"muted\">{e(g.nearest_topic or '')}"
         f" ({g.nearest_score:.2f})</span></td><td>{e(', '.join(g.channels))}</td>"
-        f"<td>{e(g.first_seen[:10])}<br>{e(g.last_seen[:10])}</td></tr>"
+        f'<td class="nowrap">{e(g.first_seen[:10])}<br>{e(g.last_seen[:10])}</td></tr>'
         for g in groups)
     return ("<table><thead><tr><th>Asked</th><th>Questions (redacted)</th><th>Nearest entry (score)</th>"
             f"<th>Channels</th><th>First / last</th></tr></thead><tbody>{rows}</tbody></table>")

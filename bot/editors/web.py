@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import hashlib
 import logging
 import time
 from contextlib import closing
@@ -18,12 +19,14 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from ..knowledge import BUNDLED_DIR
 from ..signpost import Signpost
-from . import pages
+from . import pages, triage_pages
 from .auth import EditorAuth, PasswordHashError, Session, csrf_ok, parse_hash
-from .grouping import Group, group_questions
-from .reports import (EntryFeedback, ReportError, WeekStats, feedback_report, open_log, parse_since,
-                      unanswered_questions, weekly_stats)
+from .desk import ACTIONS, Desk, Outcome
+from .grouping import Group
+from .reports import SECTIONS, EntryFeedback, ReportError, WeekStats, feedback_report, open_log, parse_since, weekly_stats
+from .triage import Action, TriageError
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +34,7 @@ SESSION_COOKIE = "signpost_editors"
 LOGIN_COOKIE = "signpost_editors_login"
 WRONG_PASSWORD_DELAY = 1.0  # seconds; with the login lock, about one guess a second at most
 DEFAULT_SINCE = "90d"
+PAGE_ROWS = 100  # groups shown (and placed against the knowledge) per list; the count covers them all
 SECURITY_HEADERS = {
     "Cache-Control": "no-store",
     "Pragma": "no-cache",
@@ -64,15 +68,20 @@ def forbidden() -> Response:
 
 @dataclasses.dataclass
 class Reports:
-    groups: list[Group]
+    groups: list[Group]  # the unanswered questions waiting for an editor
     feedback: list[EntryFeedback]
     weeks: list[WeekStats]
+    sections: dict[str, list[Group]] = dataclasses.field(default_factory=dict)  # every list, by name
+    actions: list[Action] = dataclasses.field(default_factory=list)
 
 
 class EditorPages:
     def __init__(self, signpost: Signpost, auth: EditorAuth) -> None:
         self.signpost = signpost
         self.auth = auth
+        self.desk = Desk(signpost.settings.db_path, signpost.settings.knowledge_dir or BUNDLED_DIR,
+                         lambda: signpost.conversation.replies, signpost.reload)
+        self._triage_lock = asyncio.Lock()  # one knowledge change at a time from this process
         self._login_lock = asyncio.Lock()
 
     # ------------------------------------------------------------ sessions and cookies
@@ -104,7 +113,8 @@ class EditorPages:
             return DEFAULT_SINCE
         return since
 
-    def _read(self, since: str, groups: bool = True, feedback: bool = True, weeks: bool = True) -> Reports:
+    def _read(self, since: str, groups: bool = True, feedback: bool = True, weeks: bool = True,
+              sections: tuple[str, ...] = ("unanswered",)) -> Reports:
         start = parse_since(since)
         try:
             db = open_log(self.signpost.settings.db_path)
@@ -112,24 +122,24 @@ class EditorPages:
             return Reports([], [], [])
         replies = self.signpost.conversation.replies  # the knowledge loaded now, after any reload
         with closing(db):
-            found = Reports(
-                group_questions(unanswered_questions(db, start), replies.matcher) if groups else [],
-                feedback_report(db, start) if feedback else [],
-                weekly_stats(db, start) if weeks else [],
-            )
+            found = Reports([], feedback_report(db, start) if feedback else [], weekly_stats(db, start) if weeks else [])
+        if groups:
+            found.sections = self.desk.groups(since, sections, place_limit=PAGE_ROWS)
+            found.groups = found.sections["unanswered"]
+            found.actions = self.desk.actions() if len(sections) > 1 else []
         for row in found.feedback:
             entry = replies.knowledge.entry(row.topic)
             row.title = entry.title if entry else None
         return found
 
     async def _page(self, request: Request, title: str, render: Callable[[Reports, str, str], str],
-                    **wanted: bool) -> Response:
+                    status: int = 200, since: str | None = None, **wanted) -> Response:
         session = self.session(request)
         if session is None:
             return redirect("/editors")
-        since = self._since(request)
+        since = since or self._since(request)
         reports = await run_in_threadpool(self._read, since, **wanted)
-        return html(pages.document(title, render(reports, session.csrf, since), pages.nav(session.csrf, since)))
+        return html(pages.document(title, render(reports, session.csrf, since), pages.nav(session.csrf, since)), status)
 
     # ------------------------------------------------------------ routes
 
@@ -148,20 +158,80 @@ class EditorPages:
                 + f"<p>{sum(w.messages for w in reports.weeks)} messages, {questions} questions, "
                 f"answer rate {rate}, {crisis} crisis replies.</p>"
                 + "<h3>Weekly answer rate</h3>" + pages.answer_rate_chart(reports.weeks)
-                + f"<h3>Most asked unanswered questions</h3>{pages.unanswered_table(reports.groups[:10])}"
-                + '<p><a href="/editors/unanswered?since=' + pages.e(since) + '">All unanswered groups</a></p>'
+                + f"<h3>Most asked unanswered questions</h3><p>{waiting(reports.groups)}</p>"
+                + pages.unanswered_table(reports.groups[:10])
+                + '<p><a href="/editors/unanswered?since=' + pages.e(since) + '">Triage the unanswered questions</a></p>'
                 + f"<h3>Least helpful answers</h3>{pages.feedback_table(reports.feedback[:5])}"
                 + pages.reload_form(csrf)
             )
 
         return await self._page(request, "Overview", render)
 
-    async def unanswered(self, request: Request) -> Response:
+    async def unanswered(self, request: Request, outcome: Outcome | None = None, status: int = 200,
+                         since: str | None = None) -> Response:
+        done = outcome.action if outcome else await run_in_threadpool(self._done, request)
+        message = outcome.message if outcome else None
+        problems = outcome.problems if outcome else []
+        entries = list(self.signpost.conversation.replies.knowledge.entries)
         return await self._page(request, "Unanswered", lambda r, csrf, since: (
-            "<h2>Unanswered questions, grouped</h2>" + pages.periods("/editors/unanswered", since)
-            + '<p class="muted">To turn these into phrasings or new entries, run '
-            "<code>python main.py editors suggest</code> and review the file.</p>"
-            + pages.unanswered_table(r.groups)), feedback=False, weeks=False)
+            triage_pages.notice(done, message, problems, csrf, since)
+            + pages.periods("/editors/unanswered", since) + f"<p>{waiting(r.groups)}</p>"
+            + "".join(triage_pages.section(name, r.sections.get(name, []), entries, csrf, since, PAGE_ROWS)
+                      for name in SECTIONS)
+            + triage_pages.actions_table(r.actions, csrf, since)),
+            status=status, since=since, feedback=False, weeks=False, sections=SECTIONS)
+
+    def _done(self, request: Request) -> Action | None:
+        """The action named in ?done=, to show what happened after the redirect."""
+        wanted = request.query_params.get("done", "")
+        if not wanted.isdigit():
+            return None
+        return next((a for a in self.desk.actions(50) if a.id == int(wanted)), None)
+
+    async def triage(self, request: Request) -> Response:
+        """One row's button ("dismiss:g12") or the bulk bar's ("dismiss:bulk-unanswered") with the ticked rows."""
+        form = await request.form()
+        session = self.session(request)
+        if not csrf_ok(session, str(form.get("csrf") or "")):
+            return forbidden()
+        since = self._valid_since(str(form.get("since") or DEFAULT_SINCE))
+        action, _, key = str(form.get("do") or "").partition(":")
+        groups = [str(g) for g in form.getlist("group")] if key.startswith("bulk-") else [key]
+        field = "entry" if action == "add-phrasing" else "scope"
+        entry = str(form.get(f"{field}-{key}") or "") or None
+        try:
+            if action not in ACTIONS:
+                raise TriageError("That button did not name an action.")
+            async with self._triage_lock:
+                outcome = await run_in_threadpool(self.desk.act, _who(session), action, groups, entry, since)
+        except TriageError as exc:
+            return await self.unanswered(request, Outcome(None, str(exc)), 400, since)
+        if not outcome.ok:
+            return await self.unanswered(request, outcome, 409, since)
+        return redirect(f"/editors/unanswered?since={since}&done={outcome.action.id}")
+
+    async def undo(self, request: Request) -> Response:
+        form = await request.form()
+        session = self.session(request)
+        if not csrf_ok(session, str(form.get("csrf") or "")):
+            return forbidden()
+        since = self._valid_since(str(form.get("since") or DEFAULT_SINCE))
+        try:
+            async with self._triage_lock:
+                outcome = await run_in_threadpool(self.desk.undo, _who(session), str(form.get("action") or ""))
+        except TriageError as exc:
+            return await self.unanswered(request, Outcome(None, str(exc)), 400, since)
+        if not outcome.ok:
+            return await self.unanswered(request, outcome, 409, since)
+        return redirect(f"/editors/unanswered?since={since}&done={outcome.action.id}")
+
+    @staticmethod
+    def _valid_since(since: str) -> str:
+        try:
+            parse_since(since)
+        except ReportError:
+            return DEFAULT_SINCE
+        return since
 
     async def feedback(self, request: Request) -> Response:
         return await self._page(request, "Feedback", lambda r, csrf, since: (
@@ -209,6 +279,20 @@ class EditorPages:
         return redirect("/editors?reload=" + ("failed" if problems else "ok"))
 
 
+def _who(session: Session | None) -> str:
+    """Editors share one password, so a session is told apart by a tag of its CSRF token, never the token."""
+    tag = hashlib.sha256((session.csrf if session else "").encode()).hexdigest()[:8]
+    return f"page:{tag}"
+
+
+def waiting(groups: list[Group]) -> str:
+    """The one count of unanswered questions, the same on every page."""
+    asked = sum(g.count for g in groups)
+    return (f"<strong>{asked} unanswered question{'' if asked == 1 else 's'}</strong> waiting for an editor, "
+            f"in {len(groups)} group{'' if len(groups) == 1 else 's'} (small talk, commands and questions "
+            "already triaged are not counted).")
+
+
 async def not_set_up(request: Request) -> Response:
     return html(pages.not_set_up_page(), 404)
 
@@ -216,7 +300,8 @@ async def not_set_up(request: Request) -> Response:
 PATHS = {"home": ("/editors", "GET"), "unanswered": ("/editors/unanswered", "GET"),
          "feedback": ("/editors/feedback", "GET"), "stats": ("/editors/stats", "GET"),
          "login": ("/editors/login", "POST"), "logout": ("/editors/logout", "POST"),
-         "reload": ("/editors/reload", "POST")}
+         "reload": ("/editors/reload", "POST"), "triage": ("/editors/triage", "POST"),
+         "undo": ("/editors/undo", "POST")}
 
 
 def editor_routes(signpost: Signpost) -> list[BaseRoute]:
