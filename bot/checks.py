@@ -17,6 +17,9 @@ from .gsm7 import is_gsm7, septets
 from .knowledge import Entry, Knowledge, KnowledgeError, load_knowledge
 from .matcher import Matcher
 from .readability import reading_ease
+from .replies import Replies
+from .channels.sms import sms_cost
+from .channels.sms_parts import TOTAL_SEGMENTS
 from .text import fold
 from .unconfirmed import unmarked_contacts
 
@@ -112,6 +115,21 @@ def _entry_warnings(entry: Entry, knowledge: Knowledge, today: dt.date, report: 
         report.unchecked.append(f"entry '{entry.id}': {note}")
 
 
+def _sms_cost_warnings(knowledge: Knowledge, report: Report) -> None:
+    """Entries whose whole answer by SMS would cost more than a parent should pay: MORE stops
+    at TOTAL_SEGMENTS and sends a link for the rest, so an editor should know what is cut."""
+    replies = Replies(knowledge, None, None, risk=None)  # type: ignore[arg-type]  # answers need only the knowledge
+    for entry in knowledge.entries:
+        if not entry.answers:
+            continue
+        needed, sent, complete = sms_cost(replies.answer(entry, 1.0))
+        if not complete:
+            report.warnings.append(
+                f"{_where(entry)}: by SMS the whole answer needs {needed} segments; MORE stops at {TOTAL_SEGMENTS} "
+                f"(first reply included) and links to the rest: shorten the answer to send all of it"
+            )
+
+
 def _question_warnings(knowledge: Knowledge, matcher: Matcher, report: Report) -> None:
     """Duplicate questions, and example questions that another entry wins."""
     owners: dict[str, list[str]] = defaultdict(list)
@@ -174,6 +192,7 @@ def check_knowledge(directory: Path, topics_file: Path | None = None, today: dt.
     today = today or dt.date.today()
     for entry in knowledge.entries:
         _entry_warnings(entry, knowledge, today, report)
+    _sms_cost_warnings(knowledge, report)
     if questions:
         _question_warnings(knowledge, Matcher(knowledge), report)
     _group_warnings(knowledge, report)

@@ -52,6 +52,8 @@ class Reply:
     log_id: int | None = None  # the log row, so channels can attach "did this help?"
     safety: str | None = None  # "crisis", "concern" (answered with a safety line first) or None
     footer: str | None = None  # a last line every channel shows (the 999 line on unanswered and clarify)
+    part: int = 0  # for "more": which part of the full answer was asked for (1, 2, ...); channels that page use it
+    sources: tuple[str, ...] = ()  # the entry's sources: the addresses a channel may link to instead of a long one
 
     @property
     def category(self) -> str | None:

@@ -12,6 +12,7 @@ from functools import lru_cache
 
 from .contacts import contacts_for
 from .crisis import CrisisRules
+from .fragments import is_fragment
 from .emergency import CONCERN_LINE, DANGER_FOOTER, LocalLines, emergency_reply
 from .knowledge import Areas, Entry, Knowledge, Service
 from .matcher import Decision, Matcher
@@ -49,6 +50,10 @@ SMALLTALK = {
     "menu": "Here are the topics I can help with. Pick one:",
     "empty": "Please type your question, or type MENU to see the topics.",
 }
+FRAGMENT = (
+    "I'm not sure what that refers to. Please ask your whole question in one message, for example "
+    "\"can the school refuse to assess my son for an EHC plan?\" Type MENU to see the topics."
+)
 NOTHING_MORE = "There is nothing more to show just now. Pick a topic, or ask a question in your own words."
 UNANSWERED_SERVICES = ("local-offer", "sendiass")
 _FIRST_SENTENCES = re.compile(r"(?s)^(.{40,240}?[.!?])(\s|$)")
@@ -98,12 +103,18 @@ class Replies:
         return Reply(
             "answer", entry.answer, short=short_text(entry), topic=entry.id, title=entry.title,
             score=score, related=related, contacts=contacts_for(entry.services, self.knowledge, now), kind=kind,
+            sources=entry.sources,
         )
 
     def clarify(self, decision: Decision) -> Reply:
         choices = tuple(Choice(c.entry.id, c.entry.title) for c in decision.candidates)
         return Reply("clarify", "I'm not sure which of these you mean. Please pick one:", choices=choices,
                      score=decision.score, options=tuple(c.id for c in choices), footer=DANGER_FOOTER)
+
+    def fragment(self) -> Reply:
+        """A follow-up that names no subject ("and if they say no?"): ask for the whole question
+        rather than guess a topic from its one or two generic words."""
+        return Reply("unanswered", FRAGMENT, short=FRAGMENT, kind="fragment", footer=DANGER_FOOTER)
 
     def unanswered(self, score: float, now: dt.datetime | None = None) -> Reply:
         contacts = contacts_for(UNANSWERED_SERVICES, self.knowledge, now)
@@ -168,6 +179,8 @@ class Replies:
         kind = smalltalk_kind(text)
         if kind is not None:
             return self.smalltalk(kind)
+        if is_fragment(text):
+            return self.fragment()
         decision = self.matcher.decide(text)
         area = self._other_area(text)
         if area is not None:

@@ -46,12 +46,17 @@ def test_menu_then_group_then_topic(small_replies: Replies) -> None:
     assert ask(conversation, "1").topic == "short-breaks"
 
 
-def test_more_gives_the_full_answer(small_replies: Replies) -> None:
-    """'more' after an answer repeats it in full, marked for channels that sent a short one."""
+def test_more_gives_the_full_answer_and_counts_the_parts(small_replies: Replies) -> None:
+    """'more' after an answer gives it in full, numbered 1, 2, ... so that a paging channel sends the next
+    part each time; a new answer starts the count again."""
     conversation = Conversation(small_replies)
     ask(conversation, "respite care for disabled children")
     more = ask(conversation, "MORE")
-    assert more.kind == "more" and more.topic == "short-breaks" and more.short is None
+    assert more.kind == "more" and more.topic == "short-breaks" and more.part == 1
+    assert more.text == small_replies.knowledge.entry("short-breaks").answer
+    assert [ask(conversation, "more").part for _ in range(2)] == [2, 3]
+    ask(conversation, "free transport to school")
+    assert ask(conversation, "more").part == 1
 
 
 def test_senders_do_not_share_state(small_replies: Replies) -> None:

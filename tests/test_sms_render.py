@@ -4,9 +4,13 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, strategies as st
 
+from dataclasses import replace
+
 from bot.channels.sms import (
     MAX_BODY, MORE_FOOTER, budget, compact_contact, pick_prompt, sms_bodies, split, truncate, whatsapp_bodies,
 )
+from bot.channels.sms_parts import NEXT_PART, PART_SEGMENTS, THE_END, TOTAL_SEGMENTS, paginate
+from bot.contacts import UNCONFIRMED
 from bot.gsm7 import is_gsm7, segments, septets
 from bot.messages import Choice, Contact, Reply
 from bot.replies import Replies
@@ -39,7 +43,7 @@ def test_contacts_are_compact_and_only_what_fits() -> None:
                 Contact("Unchecked", ("Find their current contact details on the Herefordshire Local Offer.",)),
                 Contact("Local Offer", ("Web: https://www.herefordshire.gov.uk/localoffer",)))
     [body] = sms_bodies(Reply("answer", "Full.", short="Short.", contacts=contacts, topic="t", title="T"))
-    assert body == ("Short.\nSENDIASS: 01432 260955\nLocal Offer: https://www.herefordshire.gov.uk/localoffer\n"
+    assert body == ("Short.\nSENDIASS: 01432 260955\nLocal Offer: www.herefordshire.gov.uk/localoffer\n"
                     + MORE_FOOTER)
     [crowded] = sms_bodies(Reply("answer", "Full.", short="x " * 120, contacts=contacts, topic="t", title="T"))
     assert segments(crowded) <= 2 and "Local Offer:" not in crowded
@@ -67,23 +71,66 @@ def test_crisis_reply_is_sent_unchanged(bundled_replies: Replies) -> None:
     assert body == crisis.text and is_gsm7(body) and segments(body) <= 2
 
 
-def test_more_splits_the_full_answer_into_bodies_under_1600() -> None:
-    """MORE sends everything, split at paragraph or word boundaries into bodies of at most 1,600 characters."""
-    reply = Reply("answer", "\n\n".join([LONG] * 3), title="Title", topic="t", kind="more",
-                  contacts=(Contact("SENDIASS", ("Phone: 01432 260955",)),))
-    messages = sms_bodies(reply)
-    assert len(messages) > 3 and all(len(m) <= MAX_BODY and is_gsm7(m) for m in messages)
-    assert messages[0].startswith("TITLE") and messages[-1].endswith("Phone: 01432 260955")
-    assert all(not m.startswith(" ") and not m.endswith(" ") for m in messages)
+def more(reply: Reply, part: int, render=sms_bodies) -> str:
+    [body] = render(replace(reply, kind="more", part=part))
+    return body
 
 
-def test_whatsapp_has_a_bold_title_and_keeps_typography() -> None:
-    """WhatsApp gets the full answer with a *bold* title; it need not be GSM-7 but stays under 1,600 a message."""
-    reply = Reply("answer", LONG, short="short", title="Short breaks", topic="t",
-                  related=(Choice("x", "Clubs"),), contacts=(Contact("SENDIASS", ("Phone: 01432 260955",)),))
-    messages = whatsapp_bodies(reply)
-    assert messages[0].startswith("*Short breaks*\n\n") and "\u201cquoted\u201d" in messages[0]
-    assert "*SENDIASS*" in "".join(messages) and all(len(m) <= MAX_BODY for m in messages)
+def test_more_sends_the_answer_in_parts_until_six_segments() -> None:
+    """Each MORE sends the next part (two segments at most, "Reply MORE for the next part."); the first
+    reply and the parts come to six segments at most, the last part says where to read more, then the end."""
+    reply = Reply("answer", "\n\n".join([LONG] * 3), short="The short answer.", title="Title", topic="t",
+                  contacts=(Contact("Team", ("Phone: 01432 260955", "Web: https://www.example.gov.uk/team")),))
+    [first] = sms_bodies(reply)
+    parts = [more(reply, n) for n in (1, 2)]
+    assert all(is_gsm7(p) and segments(p) <= PART_SEGMENTS for p in parts)
+    assert segments(first) + sum(segments(p) for p in parts) <= TOTAL_SEGMENTS
+    assert parts[0].endswith("\n" + NEXT_PART) and parts[0].startswith("Sentence 0 says")
+    assert parts[1].endswith("\nRead more: www.example.gov.uk/team")
+    assert more(reply, 3) == THE_END
+    assert "TITLE" not in parts[0] and "\n\n" not in "".join(parts)
+
+
+def test_a_short_full_answer_comes_whole_with_no_link() -> None:
+    """When the whole answer fits, MORE sends all of it, with the contacts the first reply had no room for."""
+    contacts = (Contact("SENDIASS", ("Phone: 01905 768153", UNCONFIRMED)),
+                Contact("Team", ("Web: https://www.example.gov.uk/team/?utm_source=x#top",)))
+    reply = Reply("answer", "First paragraph.\n\nSecond paragraph (details below).", short="x " * 150,
+                  title="T", topic="t", contacts=contacts)
+    assert more(reply, 1) == ("First paragraph.\nSecond paragraph.\nSENDIASS: 01905 768153 (not yet confirmed)\n"
+                              "Team: www.example.gov.uk/team")
+    assert more(reply, 2) == THE_END
+
+
+def test_a_part_that_needs_ucs2_is_measured_as_ucs2_on_whatsapp() -> None:
+    """WhatsApp keeps curly quotes and dashes, so its parts are held to UCS-2's smaller segments."""
+    reply = Reply("answer", "\n\n".join([LONG] * 3), short="Short \u2013 answer.", title="T", topic="t")
+    [first] = whatsapp_bodies(reply)
+    parts = [more(reply, n, whatsapp_bodies) for n in (1, 2, 3, 4, 5)]
+    assert first == "Short \u2013 answer.\n" + MORE_FOOTER
+    assert "\u201cquoted\u201d" in parts[0] and not is_gsm7(parts[0])
+    sent = [p for p in parts if p != THE_END]
+    assert all(segments(p) <= PART_SEGMENTS for p in sent)
+    assert segments(first) + sum(segments(p) for p in sent) <= TOTAL_SEGMENTS
+
+
+@given(st.lists(st.text(alphabet=st.sampled_from("abcdefgh .,\n\u2019\u20ac"), min_size=0, max_size=400),
+                min_size=1, max_size=12), st.integers(1, 6))
+def test_paginate_keeps_every_budget_and_the_words_in_order(paragraphs: list[str], budget_segments: int) -> None:
+    """Whatever the text: each part within two segments, all parts within the budget, and what is sent is
+    the start of the text, in order (a word cut short ends with "..."); a complete paging loses nothing."""
+    tail = "Read more: www.example.gov.uk"
+    text = "\n".join(paragraphs)
+    paged = paginate(text, budget_segments, tail)
+    assert all(segments(p) <= PART_SEGMENTS for p in paged.parts)
+    assert sum(segments(p) for p in paged.parts) <= budget_segments
+    def letters(t: str) -> str:  # the words without spaces and dots: a cut word gains "..."
+        return "".join(t.replace(".", "").split())
+
+    sent = "".join(letters(p.removesuffix(NEXT_PART).removesuffix(tail)) for p in paged.parts)
+    assert letters(text).startswith(sent)
+    if paged.complete:
+        assert sent == letters(text)
 
 
 @given(st.text(min_size=0, max_size=5000))

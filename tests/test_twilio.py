@@ -16,6 +16,7 @@ from bot.privacy import FORGOTTEN
 from bot.signpost import Signpost
 from bot.web import create_app
 from bot.channels.sms import MEDIA_ONLY, MORE_FOOTER, STARTED, STOPPED
+from bot.channels.sms_parts import NEXT_PART, THE_END, TOTAL_SEGMENTS
 from twilio_client import make_signpost, PATH, PUBLIC, Phone, bodies, log_rows, running, settings_for, sign, twilio_form
 
 DEV_SET = Path(__file__).resolve().parents[2] / "shared" / "eval" / "dev.jsonl"
@@ -47,16 +48,18 @@ async def test_an_answer_is_short_gsm7_and_offers_more(tmp_path: Path) -> None:
     assert (row["channel"], row["outcome"], row["topic"]) == ("sms", "answer", expected.topic)
 
 
-async def test_more_sends_the_full_answer_in_messages_under_1600(tmp_path: Path) -> None:
-    """MORE after a short answer sends the whole answer, split into messages of at most 1,600 characters."""
+async def test_more_sends_the_next_part_each_time_within_six_segments(tmp_path: Path) -> None:
+    """Each MORE gets one message, the next part of the full answer, until six segments in all; then the end."""
     async with phone(tmp_path) as (parent, signpost):
         first = signpost.conversation.replies.respond(EHCP_QUESTION)
-        await parent.text(EHCP_QUESTION)
-        more = await parent.text("MORE")
-    assert more and all(len(b) <= 1600 and is_gsm7(b) for b in more)
-    whole = "\n\n".join(more)
-    for paragraph in to_gsm7(first.text).split("\n\n"):
-        assert paragraph.strip().split("\n")[0][:60] in whole
+        [short] = await parent.text(EHCP_QUESTION)
+        parts = [body for _ in range(4) for body in await parent.text("MORE")]
+    assert all(segments(b) <= 2 and is_gsm7(b) for b in parts)
+    assert parts[0].startswith(to_gsm7(first.text)[:60]) and parts[0].endswith(NEXT_PART)
+    sent = [short] + parts[: parts.index(THE_END)]
+    assert sum(segments(b) for b in sent) <= TOTAL_SEGMENTS and parts[-1] == THE_END
+    rows = log_rows(tmp_path / "log.sqlite3")
+    assert [r["kind"] for r in rows] == [None, "more", "more", "more", "more"]
 
 
 async def test_clarify_is_numbered_then_a_number_picks(tmp_path: Path, small_kb: Path) -> None:
@@ -77,16 +80,16 @@ async def test_clarify_is_numbered_then_a_number_picks(tmp_path: Path, small_kb:
     assert rows[1]["topic"] == clarify.choices[1].id
 
 
-async def test_whatsapp_gets_the_full_answer_with_a_bold_title(tmp_path: Path) -> None:
-    """A WhatsApp sender gets the full answer with *bold* title, each message at most 1,600 characters."""
+async def test_whatsapp_gets_the_short_answer_then_parts(tmp_path: Path) -> None:
+    """A WhatsApp sender gets the short answer first and the full one part by part, as SMS does."""
     async with phone(tmp_path, sender="whatsapp:+447700900123") as (parent, signpost):
         expected = signpost.conversation.replies.respond(EHCP_QUESTION)
-        messages = await parent.text(EHCP_QUESTION)
-    assert messages[0].startswith(f"*{expected.title}*")
-    assert all(len(m) <= 1600 for m in messages)
-    assert expected.text.split("\n\n")[0] in "\n\n".join(messages)
-    [row] = log_rows(tmp_path / "log.sqlite3")
-    assert row["channel"] == "whatsapp"
+        [first] = await parent.text(EHCP_QUESTION)
+        [part] = await parent.text("MORE")
+    assert first.startswith(expected.short) and first.endswith(MORE_FOOTER)
+    assert part.startswith(expected.text.split("\n\n")[0][:60]) and segments(part) <= 2
+    rows = log_rows(tmp_path / "log.sqlite3")
+    assert [r["channel"] for r in rows] == ["whatsapp", "whatsapp"]
 
 
 async def test_emoji_and_curly_quotes_still_get_a_gsm7_answer(tmp_path: Path) -> None:

@@ -1,22 +1,28 @@
 """Render a `Reply` as text messages: SMS (GSM-7, every segment costs) and WhatsApp.
 
-SMS: the short answer, the contacts that fit, and "Reply MORE", in at most two GSM-7
-segments (three when there are numbered choices to show). "MORE" then sends the full
-answer in as many messages as it needs. WhatsApp: the full answer with a *bold* title.
-Twilio refuses a message body over 1,600 characters, so nothing here is ever longer.
+SMS: the short answer, the contacts that fit, and "Reply MORE for the next part.", in at
+most two GSM-7 segments (three when there are numbered choices to show). Each MORE then
+sends the next part of the full answer (sms_parts.py): two segments a part, six for the
+whole answer. WhatsApp gets the same replies and parts, keeping its typography (a part
+that needs UCS-2 is measured as UCS-2). Twilio refuses a body over 1,600 characters.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 
+from typing import Callable
+
 from ..contacts import UNCONFIRMED, UNCONFIRMED_SHORT
-from ..gsm7 import budget, septets, to_gsm7
+from ..gsm7 import budget, segments, septets, to_gsm7
 from ..messages import Choice, Contact, Reply
+from .links import short_link
+from .sms_parts import NEXT_PART, THE_END, answer_parts, cut_at_word, needed_segments
 
 MAX_BODY = 1_600  # Twilio's limit for one message body
 ANSWER_SEGMENTS = 2
 CHOICE_SEGMENTS = 3  # a clarify or a menu has to show every option
-MORE_FOOTER = "Reply MORE for the full answer."
+MORE_FOOTER = NEXT_PART
 HELP_SMS = (
     "SEND Signpost answers questions about support for children with SEND in Herefordshire. "
     "It is free apart from your normal text charges. Text a question, or MENU for topics. "
@@ -48,8 +54,18 @@ def compact_contact(contact: Contact) -> str | None:
     for prefix in ("Phone: ", "Text: ", "Web: ", "Email: "):
         for line in contact.lines:
             if line.startswith(prefix):
-                return f"{contact.name}: {line.removeprefix(prefix)}{mark}"
+                detail = line.removeprefix(prefix)
+                if prefix == "Web: ":
+                    detail = short_link(detail) or detail
+                return f"{contact.name}: {detail}{mark}"
     return None  # no details at all: the full answer (MORE) says where to look
+
+
+def _says_number(text: str, contact: Contact) -> bool:
+    """Whether the text already gives this contact's phone number (spaces aside)."""
+    numbers = {re.sub(r"\D", "", n) for n in re.findall(r"\d[\d ]*\d", text)}
+    phone = next((re.sub(r"\D", "", line) for line in contact.lines if line.startswith(("Phone: ", "Text: "))), "")
+    return bool(phone) and phone in numbers
 
 
 def numbered(choices: tuple[Choice, ...]) -> list[str]:
@@ -68,39 +84,71 @@ def _join(parts: list[str]) -> str:
     return "\n".join(part for part in parts if part)
 
 
-def _fit(head: str, extras: list[str], footer: str, segments: int) -> str:
-    """The head (cut if need be), as many extras as fit, then the footer, within the budget."""
-    limit = budget(segments)
-    room = limit - (septets(footer) + 1 if footer else 0)
-    body = truncate(head, room)
+def _fit(head: str, extras: list[str], footer: str, count: int) -> str:
+    """The head (cut at a word if need be), as many extras as fit, then the footer, within `count` segments."""
+    fits: Callable[[str], bool] = lambda body: segments(_join([body, footer])) <= count  # noqa: E731
+    body = head if fits(head) else cut_at_word(head, fits)
     for extra in extras:
         candidate = _join([body, extra])
-        if septets(candidate) <= room:
+        if fits(candidate):
             body = candidate
     return _join([body, footer])
 
 
-def _fit_choices(intro: str, choices: tuple[Choice, ...], segments: int, footer: str = "") -> str:
+def _fit_choices(intro: str, choices: tuple[Choice, ...], count: int, footer: str = "") -> str:
     """Every option must be shown, so titles are shortened until the list fits."""
-    limit = budget(segments)
-    intro, prompt = truncate(intro, limit // 3), _join([pick_prompt(len(choices)), footer])
+    intro, prompt = truncate(intro, budget(count) // 3), _join([pick_prompt(len(choices)), footer])
     lines = numbered(choices)
     width = max(len(line) for line in lines)
-    while width > 12 and septets(_join([intro, *lines, prompt])) > limit:
+    while width > 12 and segments(_join([intro, *lines, prompt])) > count:
         width -= 4
         lines = [truncate(line, width) for line in numbered(choices)]
     return _join([intro, *lines, prompt])
 
 
+Encode = Callable[[str], str]
+
+
+def _as_sent(text: str) -> str:
+    return text
+
+
 def sms_bodies(reply: Reply) -> list[str]:
-    """The SMS messages for a reply, in GSM-7: usually one body, several for MORE."""
+    """The SMS message for a reply, in GSM-7: the first reply, or the part of the answer MORE asked for."""
+    return _bodies(_gsm7_reply(reply), to_gsm7)
+
+
+def whatsapp_bodies(reply: Reply) -> list[str]:
+    """The same messages on WhatsApp, typography kept (a part that needs UCS-2 is measured as UCS-2)."""
+    return _bodies(reply, _as_sent)
+
+
+def _bodies(reply: Reply, encode: Encode) -> list[str]:
     if reply.kind == "more":
-        return split(to_gsm7(full_text(reply, bold=False)))
-    return [to_gsm7(_sms_text(_gsm7_reply(reply)))]
+        return [more_part(reply, encode)]
+    return [encode(_sms_text(reply))]
+
+
+def more_part(reply: Reply, encode: Encode = _as_sent) -> str:
+    """Part `reply.part` of the answer after its first reply, or THE_END once every part was sent."""
+    first = encode(_sms_text(replace(reply, kind=None)))
+    parts = answer_parts(reply, first, encode).parts
+    number = max(reply.part, 1)
+    return parts[number - 1] if number <= len(parts) else encode(THE_END)
+
+
+def sms_cost(reply: Reply) -> tuple[int, int, bool]:
+    """An answer by SMS: the segments the whole of it would need, the segments it costs through
+    every MORE (never over TOTAL_SEGMENTS), and whether every word of it is sent."""
+    reply = _gsm7_reply(replace(reply, kind=None))
+    first = to_gsm7(_sms_text(reply))
+    paged = answer_parts(reply, first, to_gsm7)
+    sent = segments(first) + sum(segments(p) for p in paged.parts)
+    return needed_segments(reply, first, to_gsm7), sent, paged.complete
 
 
 def _gsm7_reply(reply: Reply) -> Reply:
-    """Convert the pieces first, so septets are counted on what is really sent."""
+    """Convert the pieces first, so segments are counted on what is really sent."""
     return replace(
         reply, text=to_gsm7(reply.text), short=to_gsm7(reply.short) if reply.short else None,
         footer=to_gsm7(reply.footer) if reply.footer else None,
@@ -118,22 +166,25 @@ def _sms_text(reply: Reply) -> str:
         return _fit(reply.text, [], GREETING_NEXT, ANSWER_SEGMENTS)
     if reply.choices:
         return _fit_choices(reply.text, reply.choices, CHOICE_SEGMENTS, reply.footer or "")
-    contacts = [line for c in reply.contacts if (line := compact_contact(c))]
+    head = reply.short or reply.text
+    # A confirmed number the text already gives is not worth paying for twice.
+    contacts = [line for c in reply.contacts
+                if (line := compact_contact(c)) and not (_says_number(head, c) and UNCONFIRMED not in c.lines)]
     if reply.outcome == "answer":
-        head = reply.short or reply.text
         footer = MORE_FOOTER if head != reply.text else ""
-        if septets(_join([head, *contacts])) > budget(ANSWER_SEGMENTS) and not footer:
-            footer = MORE_FOOTER  # the full text did not fit: MORE sends all of it
+        if segments(_join([head, *contacts])) > ANSWER_SEGMENTS and not footer:
+            footer = MORE_FOOTER  # the full text did not fit: MORE sends the rest
         # Next steps, numbered, each only if it fits: its number picks it (the conversation keeps them).
         nexts = [f"Reply {n} for {c.title}" for n, c in enumerate(reply.related, 1)]
         return _fit(head, [*contacts, *nexts], footer, ANSWER_SEGMENTS)
     return _fit(reply.short or reply.text, contacts, reply.footer or "", ANSWER_SEGMENTS)
 
 
-# ------------------------------------------------------------------ full text (MORE, WhatsApp)
+# ------------------------------------------------------------------ the whole reply in one text
 
 def full_text(reply: Reply, bold: bool) -> str:
-    """The whole reply: title, answer, every contact line, choices, next steps."""
+    """The whole reply in one text: title, answer, every contact line, choices, next steps.
+    No channel sends this any more (MORE sends parts); it shows what a reply holds in full."""
     mark = (lambda s: f"*{s}*") if bold else (lambda s: s.upper())
     parts = [mark(reply.title)] if reply.title and reply.outcome == "answer" else []
     parts.append(reply.text)
@@ -146,10 +197,6 @@ def full_text(reply: Reply, bold: bool) -> str:
     if reply.footer:
         parts.append(reply.footer)
     return "\n\n".join(parts)
-
-
-def whatsapp_bodies(reply: Reply) -> list[str]:
-    return split(full_text(reply, bold=True))
 
 
 def split(text: str, limit: int = MAX_BODY) -> list[str]:
