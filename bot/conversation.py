@@ -16,8 +16,12 @@ from dataclasses import dataclass, field, replace
 
 from rapidfuzz import fuzz, process
 
+from .contacts import contacts_for
+from .feedback import PEOPLE_SERVICES, detail_thanks, is_clearly_a_question, not_helped_reply
 from .messages import Choice, Incoming, Reply
+from .emergency import CONCERN_LINE
 from .replies import Replies
+from .smalltalk import smalltalk_kind
 from .store import LogRecord, Store
 from .text import fold
 
@@ -25,6 +29,7 @@ log = logging.getLogger(__name__)
 
 SESSION_SECONDS = 30 * 60  # a parent may step away mid-conversation; after half an hour "2" means nothing
 MAX_SESSIONS = 50_000  # bounded memory whatever the traffic; the oldest are forgotten first
+ANSWERS_REMEMBERED = 20  # recent answers per sender whose "did this help?" can still be answered "no"
 MORE_WORDS = frozenset({"more", "more info", "more please", "tell me more", "full answer", "read more", "m"})
 PICK_BY_TITLE = 88  # how close the words must be to an option's title to count as picking it
 LOCAL_TIME = ZoneInfo("Europe/London")  # opening hours are the services' own, in UK time
@@ -38,6 +43,9 @@ def uk_now() -> dt.datetime:
 class Session:
     choices: tuple[Choice, ...] = ()
     last_topic: str | None = None
+    more_parts: int = 0  # how many times "more" was asked since the last answer: the next part is one on
+    answers: OrderedDict[int, str] = field(default_factory=OrderedDict)  # log id -> topic, newest last
+    awaiting_detail: str | None = None  # after a "no": the topic whose missing part the next message may say
     expires: float = field(default_factory=lambda: time.monotonic() + SESSION_SECONDS)
 
 
@@ -75,8 +83,38 @@ class Conversation:
 
     async def handle(self, incoming: Incoming) -> Reply:
         """Answer one message and log it."""
+        detail = self._feedback_detail(self.sessions.get(incoming.sender), incoming.text)
+        if detail is not None:
+            return await self._logged(incoming, detail)
         reply = self.reply_to(incoming.sender, incoming.text)
         return await self._logged(incoming, reply)
+
+    def not_helped(self, sender: str, log_id: int, shown: tuple[str, ...] = ()) -> Reply:
+        """A "no" to "did this help?": the related topics, the menu and who to ask; the next message may
+        say what was missing. `shown` are the topic ids the answer offered, for an answer we no longer recall."""
+        session = self.sessions.get(sender)
+        topic = session.answers.get(log_id)
+        entry = self.replies.knowledge.entry(topic) if topic else None
+        ids = entry.related if entry is not None else shown
+        related = tuple(Choice(i, e.title) for i in ids if (e := self.replies.knowledge.entry(i)) and e.answers)
+        session.choices, session.awaiting_detail = related, topic or ""
+        return not_helped_reply(related, contacts_for(PEOPLE_SERVICES, self.replies.knowledge, self._clock()))
+
+    def _feedback_detail(self, session: Session, text: str) -> Reply | None:
+        """The thanks for what was missing, when this message says it; None when it is to be answered
+        as usual: a crisis, small talk or a command, a pick, "more", or plainly a new question."""
+        topic, session.awaiting_detail = session.awaiting_detail, None
+        if topic is None or not text.strip() or smalltalk_kind(text) is not None or is_clearly_a_question(text):
+            return None
+        if self._follow_up(Session(choices=session.choices), text) is not None:
+            return None
+        safety = self.replies.assess(text)
+        if safety.is_crisis:
+            return None
+        thanks = detail_thanks(topic or None)
+        if safety.tier == "concern":  # a past or uncertain risk gets its one safety line first, as anywhere
+            return replace(thanks, text=f"{CONCERN_LINE}\n\n{thanks.text}", safety="concern")
+        return thanks
 
     async def pick(self, incoming: Incoming, choice_id: str) -> Reply:
         """A button press: answer the chosen topic or open the chosen menu group."""
@@ -101,7 +139,8 @@ class Conversation:
             entry = self.replies.knowledge.entry(session.last_topic) if session.last_topic else None
             if entry is None:
                 return self.replies.nothing_more()
-            return replace(self.replies.answer(entry, 1.0, self._clock(), kind="more"), short=None)
+            session.more_parts += 1
+            return replace(self.replies.answer(entry, 1.0, self._clock(), kind="more"), part=session.more_parts)
         if not session.choices:
             return None
         if folded.isdigit():
@@ -126,6 +165,8 @@ class Conversation:
         session.choices = reply.choices or reply.related
         if reply.outcome == "answer":
             session.last_topic = reply.topic
+            if reply.kind != "more":
+                session.more_parts = 0
         elif reply.outcome in ("crisis", "unanswered"):
             session.last_topic = None
 
@@ -144,7 +185,15 @@ class Conversation:
             log.error("answering without logging: the log write failed with %s", type(exc).__name__)
             self.on_store_error(exc)
             return reply
+        if reply.outcome == "answer" and reply.topic:
+            self._recall_answer(self.sessions.get(incoming.sender), log_id, reply.topic)
         return reply.with_log_id(log_id)
+
+    @staticmethod
+    def _recall_answer(session: Session, log_id: int, topic: str) -> None:
+        session.answers[log_id] = topic
+        while len(session.answers) > ANSWERS_REMEMBERED:
+            session.answers.popitem(last=False)
 
     def forget_session(self, sender: str) -> None:
         self.sessions.drop(sender)

@@ -122,3 +122,31 @@ def test_more_with_nothing_to_expand_says_so(small_replies: Replies) -> None:
     """'more' before any answer does not guess a topic: it says there is nothing more and offers the menu."""
     reply = ask(Conversation(small_replies), "more")
     assert reply.outcome == "smalltalk" and reply.kind == "nothing-more" and reply.choices
+
+
+async def test_after_a_no_the_next_comment_is_kept_for_editors_not_answered(small_replies: Replies, store) -> None:
+    """After "no" to "did this help?", the next message that is not plainly a question is logged redacted
+    under the answer's topic as feedback detail and thanked; the message after it is answered as usual."""
+    conversation = Conversation(small_replies, store)
+    answer = await conversation.handle(Incoming("telegram", "k", "what is an ehcp"))
+    offer = conversation.not_helped("k", answer.log_id)
+    assert offer.kind == "not-helped" and [c.id for c in offer.related] == ["ehcp-request"]
+    detail = await conversation.handle(Incoming("telegram", "k", "nothing about timescales, ring me on 07700 900123"))
+    assert detail.kind == "feedback-detail" and detail.outcome == "smalltalk"
+    after = await conversation.handle(Incoming("telegram", "k", "respite care for disabled children"))
+    assert after.topic == "short-breaks"
+    rows = await (await store.db.execute("SELECT text, outcome, topic, kind FROM messages ORDER BY id")).fetchall()
+    text, outcome, topic, kind = rows[1]
+    assert (outcome, topic, kind) == ("smalltalk", "ehcp-what-is", "feedback-detail")
+    assert "nothing about timescales" in text and "07700 900123" not in text
+
+
+async def test_after_a_no_a_question_a_pick_or_a_crisis_is_answered_as_usual(small_replies: Replies) -> None:
+    """A plain question, a related topic's number, small talk or a crisis after "no" is not taken as feedback."""
+    for text, expected in [("how do i apply for an ehcp?", "answer"), ("1", "answer"), ("thanks", "smalltalk"),
+                           ("i want to kill myself", "crisis")]:
+        conversation = Conversation(small_replies)
+        await conversation.handle(Incoming("sms", "k", "what is an ehcp"))
+        conversation.not_helped("k", 1, shown=("ehcp-request",))
+        reply = await conversation.handle(Incoming("sms", "k", text))
+        assert reply.outcome == expected and reply.kind != "feedback-detail", text
