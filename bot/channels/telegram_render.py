@@ -21,6 +21,7 @@ SAFE_LIMIT = 4000  # leave room, the HTML is measured before Telegram strips the
 CALLBACK_LIMIT = 64  # bytes, not characters
 FEEDBACK_QUESTION = "Did this help?"
 MENU_BUTTON = "Show the help topics"
+MENU_AFTER = ("not-helped", "feedback-detail")  # after a "no", and the thanks for what was missing
 
 # callback_data prefixes: short, so that a topic id keeps most of the 64 bytes
 PICK, HASHED, FEEDBACK, MENU, FORGET = "t:", "h:", "f:", "m", "x:"
@@ -189,9 +190,18 @@ def keyboard_for(reply: Reply) -> InlineKeyboardMarkup | None:
             InlineKeyboardButton("Yes", callback_data=feedback_data(reply.log_id, True)),
             InlineKeyboardButton("No", callback_data=feedback_data(reply.log_id, False)),
         ])
-    if reply.outcome in ("crisis", "unanswered") and not reply.choices:
+    if (reply.outcome in ("crisis", "unanswered") or reply.kind in MENU_AFTER) and not reply.choices:
         rows.append([InlineKeyboardButton(MENU_BUTTON, callback_data=MENU)])
     return InlineKeyboardMarkup(rows) if rows else None
+
+
+def topic_ids(markup: InlineKeyboardMarkup | None, known_ids: Iterable[str]) -> tuple[str, ...]:
+    """The topics a message's buttons offer (not menu groups, not Yes/No), in order."""
+    if markup is None:
+        return ()
+    known = list(known_ids)
+    found = (resolve_choice(str(b.callback_data or ""), known) for row in markup.inline_keyboard for b in row)
+    return tuple(i for i in found if i and not i.startswith("group:"))
 
 
 def forget_keyboard() -> InlineKeyboardMarkup:
