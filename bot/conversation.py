@@ -118,6 +118,7 @@ class Conversation:
 
     async def pick(self, incoming: Incoming, choice_id: str) -> Reply:
         """A button press: answer the chosen topic or open the chosen menu group."""
+        self.sessions.get(incoming.sender).awaiting_detail = None  # a press is not the words about what was missing
         reply = self._choose(self.sessions.get(incoming.sender), choice_id)
         if reply is None:
             reply = self.replies.menu()

@@ -150,3 +150,13 @@ async def test_after_a_no_a_question_a_pick_or_a_crisis_is_answered_as_usual(sma
         conversation.not_helped("k", 1, shown=("ehcp-request",))
         reply = await conversation.handle(Incoming("sms", "k", text))
         assert reply.outcome == expected and reply.kind != "feedback-detail", text
+
+
+async def test_a_button_after_a_no_ends_the_wait_for_what_was_missing(small_replies: Replies) -> None:
+    """After "no", pressing a topic button means the parent moved on: their next words are a question again."""
+    conversation = Conversation(small_replies)
+    await conversation.handle(Incoming("telegram", "k", "what is an ehcp"))
+    conversation.not_helped("k", 1, shown=("ehcp-request",))
+    await conversation.pick(Incoming("telegram", "k", "[button] ehcp-request"), "ehcp-request")
+    reply = await conversation.handle(Incoming("telegram", "k", "respite care for disabled children"))
+    assert reply.topic == "short-breaks"
