@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from .config import ConfigError, Settings
+from .files import private_umask
 from .knowledge import BUNDLED_DIR, KnowledgeError
 
 DEFAULT_TOPICS = Path(__file__).resolve().parent.parent.parent / "shared" / "topics.yaml"
@@ -89,7 +90,8 @@ def cmd_kb_reload(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from .server import serve
 
-    return serve(_settings(args), host=args.host, port=args.port)
+    settings = _settings(args)
+    return serve(settings, host=args.host or settings.host, port=settings.port if args.port is None else args.port)
 
 
 def cmd_purge(args: argparse.Namespace) -> int:
@@ -117,7 +119,7 @@ def cmd_default(args: argparse.Namespace) -> int:
     """Run whatever is configured: the server, Telegram polling, or the console chat."""
     settings = _settings(args)
     if settings.twilio_auth_token or (settings.public_base_url and settings.telegram_token):
-        return cmd_serve(argparse.Namespace(**vars(args), host="0.0.0.0", port=8000))
+        return cmd_serve(argparse.Namespace(**vars(args), host=None, port=None))  # SIGNPOST_HOST, default 127.0.0.1
     if settings.telegram_token:
         from .channels.telegram import run_polling
 
@@ -167,8 +169,8 @@ def build_parser() -> argparse.ArgumentParser:
     _common(_add(kb_sub, "reload", cmd_kb_reload, "tell the running server to re-read the knowledge files"))
 
     serve = _add(sub, "serve", cmd_serve, "run the web server: Telegram and Twilio webhooks, health check, editors' page")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--host", help="address to listen on (default: $SIGNPOST_HOST or 127.0.0.1, this machine only)")
+    serve.add_argument("--port", type=int, help="port (default: $SIGNPOST_PORT or 8000)")
     _common(serve)
 
     purge = _add(sub, "purge", cmd_purge, "delete log rows older than the retention period")
@@ -204,6 +206,7 @@ def _tolerant_streams() -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     _tolerant_streams()
+    private_umask()  # the log, reports and exports hold families' questions: for this user only
     quiet = args.func in (cmd_chat, cmd_ask, cmd_answer, cmd_kb_check, cmd_editors) or args.func is cmd_default
     logging.basicConfig(level=logging.WARNING if quiet else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")

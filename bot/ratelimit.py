@@ -4,6 +4,10 @@ Up to `count` messages in any `seconds`-long window are answered. The next one g
 short notice; after that there is silence until the window has room again. State is in
 memory, keyed by the pseudonymous sender key, and bounded: the least recently seen
 senders are dropped first.
+
+A window is not personal data (a key and a few timestamps, gone within the window), so
+FORGET does not clear it: otherwise "FORGET" would be a way round the limit. The limiter
+has no way to forget one sender on purpose.
 """
 from __future__ import annotations
 
@@ -14,6 +18,7 @@ from typing import Callable, Literal
 
 Verdict = Literal["allow", "notice", "silent"]
 MAX_SENDERS = 50_000
+KEYWORD_REPLIES = 3  # STOP/START/FORGET confirmations per sender per window; the keyword itself is always honoured
 
 
 @dataclass
@@ -46,8 +51,11 @@ class RateLimiter:
         window.noticed = True
         return "notice"
 
-    def forget(self, sender: str) -> None:
-        self._senders.pop(sender, None)
-
     def __len__(self) -> int:
         return len(self._senders)
+
+
+def notice_text(seconds: int) -> str:
+    """The one notice a sender gets when the limit is reached."""
+    minutes = max(1, round(seconds / 60))
+    return f"You have sent a lot of messages. Please wait {minutes} minute{'s' if minutes > 1 else ''}, then try again."

@@ -1,8 +1,16 @@
 """Redaction: strip personal details from a message before it is written to the log.
 
 Messages come from families of disabled children (special category data), so the
-log keeps the question, not the person: phone numbers, emails, postcodes, NHS
-numbers, dates of birth and names become placeholders such as "[phone]".
+log keeps the question, not the person: phone numbers, emails, postcodes, NHS and
+National Insurance numbers, street addresses, social media handles, dates of birth and
+names become placeholders such as "[phone]".
+
+Names are found where parents write them: after an introduction ("is called", "my name
+is"), after a relation word ("my son Jack", "my autistic son jack", "My daughter, Emily,",
+"my son is Jack"), before one ("Jack is my son"), after "I'm", and any common first name
+written with a capital ("Jack has ADHD"; bot/first_names.py). What cannot be caught
+reliably (a rare name in lower case with nothing around it, a number spelt out in words,
+a postcode written one letter at a time) is said plainly in the privacy text.
 
 Privacy wins over precision: a public helpline number is redacted too. But the
 patterns are anchored on real formats (UK dialling codes, the real list of
@@ -14,9 +22,12 @@ from __future__ import annotations
 
 import re
 
+from .first_names import AMBIGUOUS, FIRST_NAMES
+
 # ---------------------------------------------------------------- emails
 
-_EMAIL_RE = re.compile(r"[\w.+'-]+@[\w-]+(?:\.[\w-]+)+", re.UNICODE)
+# Bounded parts (RFC 5321: 64 before the @): unbounded, one 100,000-letter word took seconds.
+_EMAIL_RE = re.compile(r"(?<![\w.+'-])[\w.+'-]{1,64}@[\w-]{1,63}(?:\.[\w-]{1,63}){1,8}", re.UNICODE)
 
 # ---------------------------------------------------------------- phone numbers
 
@@ -59,6 +70,32 @@ _POSTCODE_RE = re.compile(
     re.IGNORECASE,
 )
 
+# ---------------------------------------------------------------- other identifiers
+
+# National Insurance number: two letters, six digits, a letter A-D ("QQ 12 34 56 C").
+_NI_RE = re.compile(r"(?<![A-Za-z0-9])[A-Za-z]{2}[ \t]?\d{2}[ \t]?\d{2}[ \t]?\d{2}[ \t]?[A-Da-d](?![A-Za-z0-9])")
+_STREET_WORDS = (
+    "road|rd|street|st|avenue|ave|close|lane|ln|drive|dr|way|crescent|court|ct|place|pl|gardens|grove|terrace"
+    "|walk|row|square|mews|park|hill|green|view|rise|meadows?|fields|croft|parade|estate|orchard|wharf"
+)
+# "12 Acacia Avenue", "4a Church Road": a house number, one to three words, a street word.
+_STREET_RE = re.compile(
+    rf"(?<![\w/.-])\d{{1,4}}[a-zA-Z]?,?[ \t]+(?:[A-Za-z'-]+[ \t]+){{1,3}}(?:{_STREET_WORDS})\b\.?", re.IGNORECASE)
+# @handles (emails are gone by now, so an @ left starts a handle).
+_HANDLE_RE = re.compile(r"(?<![\w@])@[A-Za-z0-9_](?:[A-Za-z0-9_.]{0,29}[A-Za-z0-9_])?")
+# "jane dot doe at example dot com"
+_SPOKEN_EMAIL_RE = re.compile(
+    r"\b[\w+-]{1,64}(?:\s+dot\s+[\w+-]{1,64}){0,4}\s+(?:at|\(at\)|\[at\])\s+[\w-]{1,63}(?:\s+dot\s+[\w-]{1,63}){0,4}"
+    r"\s+dot\s+(?:com|co|uk|org|net|gov|nhs|me|io|info)\b", re.IGNORECASE)
+# A phone number typed with the letter O for zero ("O77OO 9OO555").
+_O_FOR_ZERO_RE = re.compile(r"(?<![\w+])[0Oo](?:[ \t\-]?[0-9Oo]){9,10}(?![\w])")
+
+
+def _o_for_zero(match: re.Match[str]) -> str:
+    digits = match.group().translate(str.maketrans("Oo", "00"))
+    return "[phone]" if _PHONE_RE.fullmatch(digits) and sum(c.isdigit() for c in match.group()) >= 4 else match.group()
+
+
 # ---------------------------------------------------------------- dates
 
 _MONTH = (
@@ -77,9 +114,15 @@ _DATE_RES = [
     re.compile(rf"\b{_MONTH}\s+{_DAY},?\s+{_YEAR}\b", re.IGNORECASE),
 ]
 # Without a year a date is only personal next to a birth word: "born on 12 March".
+_ORDINAL = (
+    r"(?:(?:twenty|thirty)[- ]?)?(?:first|second|third|fourth|fifth|sixth|seventh|eighth|ninth)"
+    r"|tenth|eleventh|twelfth|thirteenth|fourteenth|fifteenth|sixteenth|seventeenth|eighteenth|nineteenth"
+    r"|twentieth|thirtieth"
+)
 _BIRTH_DATE_RE = re.compile(
     rf"\b(born(?:\s+on|\s+in)?|d\.?o\.?b\.?:?|date of birth:?|birthday(?:\s+is)?(?:\s+on)?)"
-    rf"\s+(?:the\s+)?(?:{_DAY}(?:\s+of)?\s+{_MONTH}|{_MONTH}\s+{_DAY}|{_MONTH}\s+{_YEAR}|{_YEAR})\b",
+    rf"\s+(?:the\s+)?(?:(?:{_DAY}|{_ORDINAL})(?:\s+of)?\s+{_MONTH}|{_MONTH}\s+(?:the\s+)?(?:{_DAY}|{_ORDINAL})"
+    rf"|{_MONTH}\s+{_YEAR}|{_YEAR})\b",
     re.IGNORECASE,
 )
 
@@ -92,8 +135,12 @@ _NOT_NAME = frozenset(
     because cos if when then also too very really just still only now aged age years year
     yr yo old months old not no yes i im me my we our you your its
     autistic autism adhd asd sen send ehcp ehc plan school nursery college diagnosis
-    please thanks thank hi hello mum dad mother father parent carer here""".split()
+    please thanks thank hi hello mum dad mother father parent carer here
+    deaf blind disabled nonverbal non-verbal dyslexic dyspraxic epileptic poorly ill unwell struggling
+    diagnosed waiting starting going getting being doing having now currently almost nearly over under
+    who what where why how can could will would should may might must does did do""".split()
 )
+_LOWER_LEAD_SKIP = frozenset("will may can art dot bill mark hope pat sue".split())  # verbs or words after "my son"
 
 _KID = (
     r"(?:son|daughter|child|boy|girl|kid|grandson|granddaughter|stepson|stepdaughter"
@@ -123,6 +170,15 @@ _THIS_IS_RE = re.compile(
     r"\b[Tt]his\s+is\s+(?=[A-Z][a-z]+(?:\s+[A-Z][a-z]+)?\s*(?:,|\(|-|$|\s+(?:mum|dad|mother|father|parent|carer|nan|gran|here|from)\b))"
 )
 _WORD_RE = re.compile(r"[^\W\d_](?:[^\W\d_]|['\u2019-])*")  # unicode letters: "Zoë", "Siân"
+_GAP_RE = re.compile(r"[ \t]+")
+_ADJECTIVES = r"(?:[\w'-]{1,30}\s+){0,3}?"  # "my autistic son", "my 7 year old daughter"
+# "my son jack", "my autistic son Jack", "My daughter, Emily,", "my son is Jack": the word after is checked in code.
+_RELATION_LEAD_RE = re.compile(
+    rf"\b(?:my|our)\s+{_ADJECTIVES}{_KID}(?:\s*,\s*|\s+is\s+|\s+)", re.IGNORECASE)
+# "Jack is my son", "jack is my youngest"
+_IS_MY_RE = re.compile(rf"\b([^\W\d_][\w'\u2019-]{{0,40}})(?=\s+is\s+(?:my|our)\s+{_ADJECTIVES}{_KID}\b)", re.IGNORECASE)
+_I_AM_RE = re.compile(r"\b(?:i['\u2019]?m|i\s+am)\s+", re.IGNORECASE)
+_TITLE_BEFORE_RE = re.compile(r"(?:\bSt\.?|\bSaint|\bQueen|\bKing|\bPrince|\bPrincess|\bLady|\bSir)\s+$")
 
 
 def _is_name_word(token: str) -> bool:
@@ -140,10 +196,10 @@ def _name_span(text: str, start: int, capitals_only: bool) -> int:
     end = start
     words: list[str] = []
     while len(words) < 3:
-        gap = re.match(r"[ \t]+", text[end:]) if words else None
+        gap = _GAP_RE.match(text, end) if words else None
         if words and gap is None:
             break
-        word = _WORD_RE.match(text, end + (gap.end() if gap else 0))
+        word = _WORD_RE.match(text, gap.end() if gap else end)
         if word is None or not _is_name_word(word.group()):
             break
         token = word.group()
@@ -154,6 +210,75 @@ def _name_span(text: str, start: int, capitals_only: bool) -> int:
     return end
 
 
+def _first_name_at(text: str, start: int, capitals: bool = True) -> int:
+    """End of a name starting at `start` when its first word is a known first name, else `start`.
+
+    Lower case counts only with `capitals` False (after a relation word or "I'm"); a
+    capitalised surname after it is taken too ("Sarah Jones").
+    """
+    word = _WORD_RE.match(text, start)
+    if word is None:
+        return start
+    token = word.group()
+    bare = re.sub(r"['\u2019]s$", "", token).lower()
+    if bare not in FIRST_NAMES or bare in _LOWER_LEAD_SKIP or (capitals and not token[0].isupper()):
+        return start
+    return _name_span(text, start, capitals_only=True) if token[0].isupper() else word.end()
+
+
+def _relation_names(text: str) -> list[tuple[int, int]]:
+    spans = []
+    for match in _RELATION_LEAD_RE.finditer(text):
+        start = match.end()
+        end = _name_span(text, start, capitals_only=True)  # a capitalised word that is not a known non-name
+        if end == start:
+            end = _first_name_at(text, start, capitals=False)  # "my son jack"
+        if end > start:
+            spans.append((start, end))
+    return spans
+
+
+def _is_my_names(text: str) -> list[tuple[int, int]]:
+    spans = []
+    for match in _IS_MY_RE.finditer(text):
+        token = match.group(1)
+        if _is_name_word(token) and (token[0].isupper() or token.lower() in FIRST_NAMES):
+            spans.append((match.start(1), match.end(1)))
+    return spans
+
+
+def _i_am_names(text: str) -> list[tuple[int, int]]:
+    spans = []
+    for match in _I_AM_RE.finditer(text):
+        end = _first_name_at(text, match.end(), capitals=False)
+        if end > match.end():
+            spans.append((match.end(), end))
+    return spans
+
+
+def _known_names(text: str) -> list[tuple[int, int]]:
+    """A common first name with a capital, anywhere ("Jack has ADHD", "Jack Smith at Whitecross")."""
+    spans = []
+    for word in _WORD_RE.finditer(text):
+        token = word.group()
+        bare = re.sub(r"['\u2019]s$", "", token).lower()
+        if (not token[0].isupper() or token.isupper() or bare not in FIRST_NAMES or bare in AMBIGUOUS
+                or _TITLE_BEFORE_RE.search(text, max(0, word.start() - 12), word.start())):
+            continue
+        spans.append((word.start(), _name_span(text, word.start(), capitals_only=True)))
+    return spans
+
+
+def _merge(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    merged: list[tuple[int, int]] = []
+    for start, end in sorted(s for s in spans if s[1] > s[0]):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    return merged
+
+
 def _redact_names(text: str) -> str:
     spans: list[tuple[int, int]] = []
     for lead, capitals_only in ((_NAME_LEAD_RE, False), (_CAP_LEAD_RE, True), (_THIS_IS_RE, True)):
@@ -161,7 +286,8 @@ def _redact_names(text: str) -> str:
             end = _name_span(text, match.end(), capitals_only)
             if end > match.end():
                 spans.append((match.end(), end))
-    for start, end in sorted(set(spans), reverse=True):
+    spans += _relation_names(text) + _is_my_names(text) + _i_am_names(text) + _known_names(text)
+    for start, end in reversed(_merge(spans)):
         text = text[:start] + "[name]" + text[end:]
     return text
 
@@ -174,11 +300,16 @@ def redact(text: str) -> str:
     if not text:
         return text
     text = _EMAIL_RE.sub("[email]", text)  # first: emails can hold digits and names
+    text = _SPOKEN_EMAIL_RE.sub("[email]", text)
+    text = _HANDLE_RE.sub("[handle]", text)
+    text = _NI_RE.sub("[ni-number]", text)  # before dates and phones take its digits
     for date_re in _DATE_RES:  # before phones: "12-03-2015" is not a number to dial
         text = date_re.sub("[date]", text)
     text = _BIRTH_DATE_RE.sub(lambda m: f"{m.group(1)} [date]", text)
     text = _PHONE_RE.sub("[phone]", text)
+    text = _O_FOR_ZERO_RE.sub(_o_for_zero, text)
     text = _NHS_RE.sub("[nhs-number]", text)
     text = _LONG_DIGITS_RE.sub("[number]", text)
     text = _POSTCODE_RE.sub("[postcode]", text)
+    text = _STREET_RE.sub("[address]", text)
     return _redact_names(text)

@@ -4,6 +4,10 @@ SIGTERM and Ctrl-C are uvicorn's: it stops accepting, lets requests in flight fi
 (up to GRACEFUL_SECONDS), then runs the lifespan shutdown, which closes the store.
 SIGHUP re-reads the knowledge files; a bad edit keeps the old knowledge loaded.
 `main.py kb reload` sends that SIGHUP, finding the server by its pid file beside the database.
+
+Exposure: every request must arrive whole within SIGNPOST_REQUEST_TIMEOUT and open
+connections are capped (bot/connections.py); X-Forwarded-For and -Proto are believed only
+from SIGNPOST_TRUSTED_PROXIES; files the server writes are private to its user.
 """
 from __future__ import annotations
 
@@ -15,6 +19,8 @@ import uvicorn
 from starlette.applications import Starlette
 
 from .config import Settings
+from .connections import connection_cap, guarded_protocol
+from .files import private_umask
 from .reload import remove_pid, write_pid
 from .signpost import Signpost, open_signpost
 from .web import create_app
@@ -24,16 +30,24 @@ log = logging.getLogger(__name__)
 GRACEFUL_SECONDS = 20  # longer than Twilio's 15 s webhook timeout, so an answer in flight is not cut off
 
 
+KEEP_ALIVE_SECONDS = 5  # an idle connection after a response
+
+
 def serve(settings: Settings, host: str, port: int) -> int:
+    private_umask()  # the database, its WAL, the pid file: for the server's own user only
     return asyncio.run(_serve(settings, host, port))
 
 
-def build_server(app: Starlette, host: str, port: int) -> uvicorn.Server:
+def build_server(app: Starlette, host: str, port: int, settings: Settings | None = None) -> uvicorn.Server:
+    settings = settings or getattr(getattr(app.state, "signpost", None), "settings", None) or Settings()
+    proxies = list(settings.trusted_proxies)
     config = uvicorn.Config(
         app, host=host, port=port, lifespan="on", log_config=None,
-        timeout_graceful_shutdown=GRACEFUL_SECONDS,
-        # The client address in access logs is the proxy's; we never need the parent's IP.
-        proxy_headers=False, server_header=False,
+        timeout_graceful_shutdown=GRACEFUL_SECONDS, timeout_keep_alive=KEEP_ALIVE_SECONDS,
+        http=guarded_protocol(connection_cap(settings.max_connections), settings.request_seconds),
+        # Only a configured proxy may say who the client is (the editors' login counts failures per client);
+        # from anyone else X-Forwarded-For is ignored.
+        proxy_headers=bool(proxies), forwarded_allow_ips=proxies or None, server_header=False,
     )
     return uvicorn.Server(config)
 

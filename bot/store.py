@@ -20,6 +20,7 @@ from typing import Protocol
 import aiosqlite
 
 from .noise import logged_kind
+from .files import private_database
 from .redaction import redact
 
 SCHEMA_VERSION = 1
@@ -135,6 +136,8 @@ class Store(Protocol):
 
 RECENT_DELIVERIES = 50_000  # replies kept in memory for retries: days of traffic at council scale
 RETRY_WINDOW = dt.timedelta(days=2)  # Twilio retries within seconds or minutes; two days is ample
+CHECKPOINT_RETRY_SECONDS = 0.5  # while a reader holds the WAL, erased text stays in it: try again until it folds
+CHECKPOINT_RETRIES = 1200  # ten minutes; an editors' report holds a read for a second or two
 
 
 def default_db_path() -> Path:
@@ -159,9 +162,10 @@ class SQLiteStore:
         # `_recent_complete` is False and a miss is looked up in the file after all.
         self._recent: OrderedDict[tuple[str, str], tuple[str, str, str]] = OrderedDict()
         self._recent_complete = True
+        self._folding: asyncio.Task | None = None  # a checkpoint retried after a reader held the WAL
 
     async def open(self) -> "SQLiteStore":
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_database(self.path)  # 0600 before SQLite makes its -wal and -shm (which copy the mode)
         self._db = await aiosqlite.connect(self.path, isolation_level=None)
         self._db.row_factory = aiosqlite.Row
         # WAL persists in the file; synchronous, busy_timeout and foreign keys reset per connection.
@@ -178,6 +182,8 @@ class SQLiteStore:
         return self
 
     async def close(self) -> None:
+        if self._folding is not None:
+            self._folding.cancel()
         if self._db is not None:
             await self._db.close()
             self._db = None
@@ -245,16 +251,22 @@ class SQLiteStore:
 
     async def forget(self, sender: str) -> int:
         """Erase everything kept about one sender; returns the number of rows removed."""
-        tables = ("feedback", "messages", "deliveries", "opt_outs")
+        tables = ("feedback", "messages", "opt_outs")
         self._opted_out.discard(sender)
-        self._drop_recent(lambda kept_sender, at: kept_sender != sender)
-        return await self._delete([(f"DELETE FROM {t} WHERE sender = ?", (sender,)) for t in tables])  # noqa: S608
+        self._blank_recent(lambda kept_sender, at: kept_sender == sender)
+        # Deliveries keep their id with no sender and no reply, so a replayed request is known and brings nothing back.
+        blank = ("UPDATE deliveries SET sender = '', reply = '' WHERE sender = ?", (sender,))
+        return await self._delete([(f"DELETE FROM {t} WHERE sender = ?", (sender,)) for t in tables] + [blank])  # noqa: S608
 
     async def purge(self, older_than_days: int) -> int:
         """Delete rows older than the retention period (opt-outs are kept: they must be honoured)."""
         cutoff = _iso(utcnow() - dt.timedelta(days=older_than_days))
         tables = ("feedback", "messages", "deliveries", "editor_actions")
         self._drop_recent(lambda sender, at: at >= cutoff)
+        # A reply is kept only as long as Twilio may retry; the id stays until the cutoff to spot replays.
+        stale = _iso(utcnow() - RETRY_WINDOW)
+        self._blank_recent(lambda sender, at: at < stale)
+        await self._write("UPDATE deliveries SET sender = '', reply = '' WHERE at < ? AND reply != ''", (stale,))
         return await self._delete([(f"DELETE FROM {t} WHERE at < ?", (cutoff,)) for t in tables])  # noqa: S608
 
     async def _delete(self, statements: list[tuple[str, tuple]]) -> int:
@@ -263,9 +275,28 @@ class SQLiteStore:
         return removed
 
     async def _checkpoint(self) -> None:
-        """Fold the WAL back into the file so erased text does not linger in it."""
+        """Fold the WAL back into the file so erased text does not linger in it.
+
+        A reader on another connection (a report) keeps the WAL busy; then keep trying in the
+        background, without waiting on the busy handler, until the fold succeeds.
+        """
+        if not await self._try_checkpoint() and (self._folding is None or self._folding.done()):
+            self._folding = asyncio.get_running_loop().create_task(self._checkpoint_later())
+
+    async def _try_checkpoint(self) -> bool:
         async with self._lock:
-            await self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            await self.db.execute("PRAGMA busy_timeout=0")
+            try:
+                row = await (await self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")).fetchone()
+            finally:
+                await self.db.execute("PRAGMA busy_timeout=5000")
+        return row is None or row[0] == 0
+
+    async def _checkpoint_later(self) -> None:
+        for _ in range(CHECKPOINT_RETRIES):
+            await asyncio.sleep(CHECKPOINT_RETRY_SECONDS)
+            if self._db is None or await self._try_checkpoint():
+                return
 
     async def set_opted_out(self, sender: str, channel: str, opted_out: bool) -> None:
         if opted_out:
@@ -314,6 +345,11 @@ class SQLiteStore:
             (channel, delivery_id, sender, reply, at),
         )
         self._keep_recent((channel, delivery_id), sender, reply, at)
+
+    def _blank_recent(self, blank) -> None:
+        for key, (sender, _, at) in list(self._recent.items()):
+            if blank(sender, at):
+                self._recent[key] = ("", "", at)
 
     def _drop_recent(self, keep) -> None:
         for key in [k for k, (sender, _, at) in self._recent.items() if not keep(sender, at)]:

@@ -1,7 +1,10 @@
 """The ASGI app: Twilio webhook, Telegram webhook, health check and the editors' page.
 
 One process, one Starlette app. The lifespan starts the Telegram webhook when a token is
-set, runs the daily purge of old log rows, and closes the store on the way out.
+set, runs the daily purge of old log rows, and closes the store on the way out. Every
+request first passes the body limit (bot/request_limits.py); in production every answer
+carries HSTS. Paths are exact: no redirect for a trailing slash, so the Host header is
+never echoed back in a Location.
 """
 from __future__ import annotations
 
@@ -12,15 +15,20 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from starlette.applications import Starlette
+from starlette.datastructures import MutableHeaders
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from .request_limits import BodyLimit
 from .signpost import Signpost
 
 log = logging.getLogger(__name__)
 
 PURGE_EVERY_SECONDS = 24 * 60 * 60
+HSTS = "max-age=31536000"  # a year; browsers then never try the bot's host over plain http
 
 
 @dataclass
@@ -46,9 +54,31 @@ def create_app(signpost: Signpost) -> Starlette:
 
         routes.extend(TwilioWebhook(signpost, on_store_error=health.store_failed).routes())
     routes.extend(_editor_routes(signpost))
-    app = Starlette(routes=routes, lifespan=_lifespan(signpost, health))
+    middleware = [Middleware(BodyLimit)]
+    if settings.production:
+        middleware.append(Middleware(StrictTransport))
+    app = Starlette(routes=routes, lifespan=_lifespan(signpost, health), middleware=middleware)
+    app.router.redirect_slashes = False  # its redirect builds the Location from the Host header
     app.state.signpost, app.state.health = signpost, health
     return app
+
+
+class StrictTransport:
+    """Adds Strict-Transport-Security to every response (production, always behind TLS)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+
+        async def send_with_hsts(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                MutableHeaders(scope=message).setdefault("Strict-Transport-Security", HSTS)
+            await send(message)
+
+        await self.app(scope, receive, send_with_hsts)
 
 
 def _editor_routes(signpost: Signpost) -> list[BaseRoute]:

@@ -8,7 +8,7 @@ import pytest
 from bot.config import ConfigError, Settings
 from bot.identity import load_secret, sender_key
 
-STRONG = "x" * 32
+STRONG = "9f2c4e8a1b7d3f60c5e9a2d4b8f1c7e3"  # random hex, as secrets.token_hex(16) makes
 
 
 def test_defaults_are_development() -> None:
@@ -68,5 +68,5 @@ def test_development_secret_is_generated_once(tmp_path: Path) -> None:
 def test_production_never_generates_a_secret(tmp_path: Path) -> None:
     """Production without SIGNPOST_SECRET fails instead of inventing one."""
     settings = Settings.from_env({"SIGNPOST_ENV": "production", "SIGNPOST_DB": str(tmp_path / "d")})
-    with pytest.raises(RuntimeError):
+    with pytest.raises(ConfigError):
         load_secret(settings)

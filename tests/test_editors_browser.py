@@ -49,7 +49,7 @@ def chromium() -> str:
 async def server(tmp_path: Path, small_kb: Path):
     """The real app (bot.web.create_app) under uvicorn on 127.0.0.1, a port of its own choosing."""
     settings = Settings(db_path=tmp_path / "log.sqlite3", secret="s" * 32, knowledge_dir=small_kb,
-                        editor_password_hash=hash_password(PASSWORD, n=2**12))
+                        editor_password_hash=hash_password(PASSWORD, n=2**14))
     signpost = await open_signpost(settings)
     await signpost.store.log(LogRecord("sms", "k1", SECRET_QUESTION, "unanswered"))
     await signpost.store.log(LogRecord("sms", "k2", "what is an ehcp", "answer", "ehcp-what-is", 0.9))

@@ -300,3 +300,37 @@ def test_property_arbitrary_text_never_crashes(text: str) -> None:
     out = redact(text)
     assert isinstance(out, str)
     assert not re.search(r"(?<!\d)[0-9]{10,}", out) or not text.isascii()
+
+
+# ------------------------------------------------------------------ names in the ways parents write them (F04)
+
+from bot.first_names import AMBIGUOUS, FIRST_NAMES  # noqa: E402
+
+_NAMES = sorted(n for n in FIRST_NAMES if n not in AMBIGUOUS and n.isalpha() and len(n) > 2)
+_RELATIONS = ["son", "daughter", "child", "boy", "girl", "grandson", "granddaughter", "youngest", "eldest"]
+_ADJECTIVES = ["", "autistic ", "little ", "7 year old ", "disabled "]
+_TEMPLATES = [  # {name} as the parent would type it, {rel} the relation, {adj} an optional adjective
+    ("my {adj}{rel} {name} has adhd and struggles at school", "any"),
+    ("My {adj}{rel} {name} needs help with school transport", "any"),
+    ("my {rel} is {name} and he is waiting for camhs", "any"),
+    ("{Name} is my {rel} and she has an ehcp", "capital"),
+    ("My {rel}, {Name}, has autism. What support is there?", "capital"),
+    ("Hi I'm {Name} {Surname}, mum of two, how do I get an ehcp", "capital"),
+    ("{Name} has adhd, can the school do more?", "capital"),
+    ("our {rel} is called {name} and is in year 4", "any"),
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(_TEMPLATES), st.sampled_from(_NAMES), st.sampled_from(_RELATIONS),
+       st.sampled_from(_ADJECTIVES), st.booleans(), st.sampled_from(["Smith", "Jones", "Price", "Powell"]))
+def test_property_names_never_survive(template: tuple[str, str], name: str, rel: str, adj: str, capital: bool,
+                                      surname: str) -> None:
+    """Generated wordings (relation words, apposition, "X is my son", "I'm", a name at the start) lose the name."""
+    text, case = template
+    typed = name.capitalize() if capital or case == "capital" else name
+    message = text.format(name=typed, Name=name.capitalize(), rel=rel, adj=adj, Surname=surname)
+    out = redact(message)
+    assert not re.search(rf"\b{re.escape(name)}\b", out, re.IGNORECASE), (message, out)
+    if "{Surname}" in text:
+        assert surname not in out, (message, out)

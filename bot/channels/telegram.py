@@ -30,6 +30,7 @@ from ..config import ConfigError, Settings
 from ..identity import derived_secret
 from ..messages import Incoming, Reply
 from ..privacy import FORGET_CONFIRM, FORGOTTEN, privacy_text
+from ..ratelimit import RateLimiter, notice_text
 from ..signpost import Signpost, open_signpost
 from . import telegram_render as render
 
@@ -47,6 +48,7 @@ NETWORK_RETRIES = 2
 NETWORK_BACKOFF = 0.5  # seconds, doubled each time
 CONCURRENT_UPDATES = 16  # one slow chat (a 429 wait) must not hold up every other family
 PURGE_EVERY = dt.timedelta(days=1)
+MAX_TEXT = 4096  # Telegram's own cap on a message; anything longer is cut before matching
 
 COMMANDS = [
     BotCommand("start", "Welcome and the list of topics"),
@@ -119,6 +121,9 @@ class TelegramHandlers:
 
     def __init__(self, signpost: Signpost) -> None:
         self.signpost = signpost
+        settings = signpost.settings
+        # Per chat, like SMS: one chat must not fill the log or hold the event loop (a crisis is always answered).
+        self.limiter = RateLimiter(settings.telegram_rate_limit_count, settings.rate_limit_seconds)
 
     def install(self, application: Application) -> None:
         messages = filters.UpdateType.MESSAGES  # new and edited messages; never channel posts
@@ -168,6 +173,9 @@ class TelegramHandlers:
 
     async def _answer(self, update: Update, context: CallbackContext, text: str) -> None:
         chat_id = update.effective_chat.id
+        text = text[:MAX_TEXT]
+        if not await self._within_limit(context.bot, chat_id, text):
+            return
         await _typing(context.bot, chat_id)
         incoming = Incoming(CHANNEL, self._key(chat_id), text, message_id=str(update.update_id))
         reply = await self.signpost.conversation.handle(incoming)
@@ -188,7 +196,7 @@ class TelegramHandlers:
             return await self._forget(query, key, data == render.FORGET_YES)
         choice = "menu" if data == render.MENU else render.resolve_choice(data, self._known_ids())
         await _answer_query(query)
-        if choice is None:
+        if choice is None or not await self._within_limit(context.bot, chat_id, ""):
             return
         await _typing(context.bot, chat_id)
         incoming = Incoming(CHANNEL, key, f"[button] {choice}", message_id=str(update.update_id))
@@ -215,6 +223,15 @@ class TelegramHandlers:
         except TelegramError:
             if query.message is not None:
                 await query.get_bot().send_message(query.message.chat.id, text)
+
+    async def _within_limit(self, bot: ExtBot, chat_id: int, text: str) -> bool:
+        """Count one message from the chat; past the limit send one notice, then nothing (a crisis still goes through)."""
+        verdict = self.limiter.hit(self._key(chat_id))
+        if verdict == "allow" or (text and self.signpost.conversation.replies.assess(text).is_crisis):
+            return True
+        if verdict == "notice":
+            await bot.send_message(chat_id, render.escape(notice_text(self.signpost.settings.rate_limit_seconds)))
+        return False
 
     def _known_ids(self) -> list[str]:
         knowledge = self.signpost.conversation.replies.knowledge

@@ -20,9 +20,10 @@ from starlette.routing import BaseRoute, Route
 from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
+from ..identity import PHONE_CHANNELS, phone_keys
 from ..messages import Incoming, Reply
 from ..privacy import FORGOTTEN, privacy_sms, privacy_text
-from ..ratelimit import RateLimiter
+from ..ratelimit import KEYWORD_REPLIES, RateLimiter
 from ..signpost import Signpost
 from ..store import LogRecord
 from .sms import HELP_SMS, MAX_BODY, MEDIA_ONLY, STARTED, STOPPED, sms_bodies, to_gsm7, whatsapp_bodies
@@ -102,7 +103,9 @@ class TwilioWebhook:
         self.signpost = signpost
         self.validator = RequestValidator(settings.twilio_auth_token or "")
         self.check_signature = not settings.twilio_skip_signature
+        # Keyed on the phone (both channels), never cleared by FORGET; keyword confirmations have their own.
         self.limiter = RateLimiter(settings.rate_limit_count, settings.rate_limit_seconds)
+        self.keyword_limiter = RateLimiter(KEYWORD_REPLIES, settings.rate_limit_seconds)
         self.on_store_error = on_store_error or (lambda exc: None)
         self._in_flight: dict[str, asyncio.Future[str]] = {}
         if not self.check_signature:
@@ -127,8 +130,8 @@ class TwilioWebhook:
                 log.debug("refused a Twilio request with a wrong signature")
                 return PlainTextResponse("Forbidden", status_code=403)
             inbound = inbound_from(form)
-        except BadRequest as exc:
-            return PlainTextResponse(f"Bad request: {exc}", status_code=400)
+        except BadRequest:  # no parser detail: an unsigned request learns nothing from the answer
+            return PlainTextResponse("Bad request", status_code=400)
         return Response(await self.deliver_once(inbound), media_type="application/xml")
 
     def _signed_url(self, request: Request) -> str:
@@ -163,7 +166,7 @@ class TwilioWebhook:
             self._store_failed(exc)
             earlier = None
         if earlier is not None:
-            return earlier
+            return earlier or twiml([])  # blank after FORGET: a replayed request brings nothing back
         result = twiml(await self._answer(inbound, sender))
         # After FORGET the delivery record must not bring the sender's key straight back.
         kept_sender = "" if keyword(inbound.text) == "FORGET" else sender
@@ -187,18 +190,20 @@ class TwilioWebhook:
     async def _bodies(self, inbound: Inbound, sender: str) -> list[str]:
         settings, store = self.signpost.settings, self.signpost.store
         word = keyword(inbound.text)
+        phone = phone_keys(self.signpost.secret, inbound.number)  # one number: its SMS and WhatsApp keys
         if word in STOP_WORDS or word in START_WORDS:
             stopping = word in STOP_WORDS
-            await store.set_opted_out(sender, inbound.channel, stopping)
+            for key, channel in zip(phone, PHONE_CHANNELS):
+                await store.set_opted_out(key, channel, stopping)
             await self._log_keyword(inbound, sender, "stop" if stopping else "start")
-            if settings.twilio_opt_out_handling:
+            if settings.twilio_opt_out_handling or not self._may_confirm(phone):
                 return []  # Twilio sends its own confirmation; a second one would cost and confuse
             return [STOPPED if stopping else STARTED]
         if word == "FORGET":
-            return await self._forget(inbound, sender)
-        if await store.is_opted_out(sender):
+            return await self._forget(phone)
+        if any([await store.is_opted_out(key) for key in phone]):
             return []  # no reply and no log row until START
-        verdict = self.limiter.hit(sender)
+        verdict = self.limiter.hit(phone[0])
         if verdict != "allow" and not self._is_crisis(inbound.text):  # a crisis is answered whatever the limit
             # Not logged either: a flood must not fill the log.
             return [rate_limited_text(settings.rate_limit_seconds)] if verdict == "notice" else []
@@ -217,17 +222,22 @@ class TwilioWebhook:
             Incoming(inbound.channel, sender, inbound.text, message_id=inbound.sid))
         return self._render(reply, inbound)
 
-    async def _forget(self, inbound: Inbound, sender: str) -> list[str]:
-        """Erase everything kept about the sender; an opt-out survives, or STOP would stop working."""
+    async def _forget(self, phone: tuple[str, ...]) -> list[str]:
+        """Erase everything kept about the number on SMS and WhatsApp; an opt-out survives, or STOP would stop working."""
         store = self.signpost.store
-        opted_out = await store.is_opted_out(sender)
-        await store.forget(sender)
-        self.signpost.conversation.forget_session(sender)
-        self.limiter.forget(sender)
-        if opted_out:
-            await store.set_opted_out(sender, inbound.channel, True)
+        opted_out = [await store.is_opted_out(key) for key in phone]
+        for key, channel, was_out in zip(phone, PHONE_CHANNELS, opted_out):
+            await store.forget(key)
+            self.signpost.conversation.forget_session(key)
+            if was_out:
+                await store.set_opted_out(key, channel, True)
+        if any(opted_out) or not self._may_confirm(phone):
             return []
         return [FORGOTTEN]
+
+    def _may_confirm(self, phone: tuple[str, ...]) -> bool:
+        """A few keyword confirmations per window: each is a billed SMS, and a loop could send thousands."""
+        return self.keyword_limiter.hit(phone[0]) == "allow"
 
     def _is_crisis(self, text: str) -> bool:
         return self.signpost.conversation.replies.assess(text).is_crisis

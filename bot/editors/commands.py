@@ -24,6 +24,7 @@ from ..text import STOPWORDS, fold
 from . import triage_cli
 from .auth import hash_password
 from .grouping import Group
+from .spreadsheet import safe_row
 from .reports import EntryFeedback, ReportError, WeekStats, feedback_report, open_log, parse_since, weekly_stats
 from .triage import TriageError
 
@@ -88,7 +89,7 @@ def _emit(args: argparse.Namespace, records: list[dict], header: list[str], row:
         with open(args.csv, "w", newline="", encoding="utf-8") as handle:
             writer = csv.writer(handle)
             writer.writerow(header)
-            writer.writerows(row(record) for record in records)
+            writer.writerows(safe_row(row(record)) for record in records)  # no formulas from texts
         print(f"wrote {len(records)} rows to {args.csv}", file=sys.stderr)
     else:
         table(records, sys.stdout)

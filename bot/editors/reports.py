@@ -28,7 +28,7 @@ FOLLOW_UP_KINDS = ("picked", "more")
 QUESTION_OUTCOMES = ("answer", "clarify", "unanswered")
 MAX_NO_QUESTIONS = 5
 MAX_DAYS = 100 * 366  # "since forever" in practice; far beyond any retention period
-_SINCE = re.compile(r"^\s*(\d+)\s*([dw])\s*$", re.IGNORECASE)
+_SINCE = re.compile(r"^\s*(\d{1,6})\s*([dw])\s*$", re.IGNORECASE)  # int() refuses 4,300+ digits
 
 
 class ReportError(Exception):

@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 
 SESSION_COOKIE = "signpost_editors"
 LOGIN_COOKIE = "signpost_editors_login"
-WRONG_PASSWORD_DELAY = 1.0  # seconds; with the login lock, about one guess a second at most
+WRONG_PASSWORD_DELAY = 1.0  # seconds for each wrong password; auth.LoginThrottle locks out repeated ones
 DEFAULT_SINCE = "90d"
 PAGE_ROWS = 100  # groups shown (and placed against the knowledge) per list; the count covers them all
 SECURITY_HEADERS = {
@@ -82,7 +82,6 @@ class EditorPages:
         self.desk = Desk(signpost.settings.db_path, signpost.settings.knowledge_dir or BUNDLED_DIR,
                          lambda: signpost.conversation.replies, signpost.reload)
         self._triage_lock = asyncio.Lock()  # one knowledge change at a time from this process
-        self._login_lock = asyncio.Lock()
 
     # ------------------------------------------------------------ sessions and cookies
 
@@ -91,7 +90,7 @@ class EditorPages:
 
     def _secure(self, request: Request) -> bool:
         base = self.signpost.settings.public_base_url or ""
-        return request.url.scheme == "https" or base.startswith("https://")
+        return request.url.scheme == "https" or base.startswith("https://") or self.signpost.settings.production
 
     def _set_cookie(self, response: Response, request: Request, name: str, value: str, max_age: int) -> None:
         response.set_cookie(name, value, max_age=max_age, path="/editors", httponly=True,
@@ -244,18 +243,24 @@ class EditorPages:
             + pages.answer_rate_chart(r.weeks) + pages.stats_table(r.weeks)), groups=False, feedback=False)
 
     async def login(self, request: Request) -> Response:
+        client = request.client.host if request.client else "unknown"  # the proxy's word only if trusted
+        if wait := self.auth.throttle.wait(client):
+            minutes = max(1, round(wait / 60))
+            return self.login_form(request, f"Too many wrong passwords. Try again in {minutes} minute"
+                                            f"{'s' if minutes > 1 else ''}.", 429)
         form = await request.form()
         if not self.auth.login_form_ok(request.cookies.get(LOGIN_COOKIE), str(form.get("csrf") or "")):
             return forbidden()
         password = str(form.get("password") or "")
-        async with self._login_lock:  # one guess at a time, whoever is guessing
-            started = time.monotonic()
-            ok = bool(password) and await run_in_threadpool(self.auth.verify, password)
-            if not ok:
-                await asyncio.sleep(max(0.0, WRONG_PASSWORD_DELAY - (time.monotonic() - started)))
-        if not ok:
+        # Counted before checking, so guesses sent in parallel cannot all slip in before the lockout.
+        self.auth.throttle.failed(client)
+        started = time.monotonic()
+        ok = bool(password) and await run_in_threadpool(self.auth.verify, password)
+        if not ok:  # the delay is this request's own: no queue that a real editor must wait behind
+            await asyncio.sleep(max(0.0, WRONG_PASSWORD_DELAY - (time.monotonic() - started)))
             log.warning("editors' login refused: wrong password")
             return self.login_form(request, "That password is not right.", 401)
+        self.auth.throttle.succeeded(client)
         token, _ = self.auth.new_session()
         response = redirect("/editors")
         self._set_cookie(response, request, SESSION_COOKIE, token, self.auth.session_seconds)
@@ -265,8 +270,10 @@ class EditorPages:
 
     async def logout(self, request: Request) -> Response:
         form = await request.form()
-        if not csrf_ok(self.session(request), str(form.get("csrf") or "")):
+        session = self.session(request)
+        if not csrf_ok(session, str(form.get("csrf") or "")):
             return forbidden()
+        self.auth.end_session(session)  # type: ignore[arg-type] - csrf_ok is False without a session
         response = redirect("/editors")
         response.delete_cookie(SESSION_COOKIE, path="/editors")
         return response
