@@ -13,8 +13,8 @@ import yaml
 
 from bot.cli import main
 from bot.editors.auth import verify_password
-from bot.editors.grouping import group_questions, key_of
-from bot.editors.reports import (ReportError, feedback_report, iso_week, open_log, parse_since,
+from bot.editors.grouping import group_questions
+from bot.editors.reports import (LoggedQuestion, ReportError, feedback_report, iso_week, open_log, parse_since,
                                  unanswered_questions, weekly_stats)
 from bot.matcher import THRESHOLDS
 from bot.signpost import build_replies
@@ -60,9 +60,12 @@ def test_parse_since() -> None:
             parse_since(wrong, NOW)
 
 
-def test_key_ignores_order_case_and_filler() -> None:
-    """Two wordings of one question reduce to the same key."""
-    assert key_of("How do I get a Blue Badge?") == key_of("blue badge how to get") == "badg blue"
+def test_same_words_in_any_order_are_one_wording() -> None:
+    """Two wordings with the same meaningful words, in any order and case, are one group of two."""
+    questions = [LoggedQuestion(1, "2026-01-01T00:00:00+00:00", "sms", "How do I get a Blue Badge?"),
+                 LoggedQuestion(2, "2026-01-01T00:00:01+00:00", "sms", "blue badge how to get")]
+    (group,) = group_questions(questions)
+    assert group.count == 2 and group.id == "g1"
 
 
 async def test_unanswered_groups_and_counts(seeded: Path, small_kb: Path) -> None:

@@ -15,6 +15,7 @@ import math
 import weakref
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Callable, Iterable, Sequence
 
 import numpy as np
@@ -34,6 +35,7 @@ MAX_NEAREST = 3
 EXACT_LIMIT = 2500  # up to this many distinct wordings every pair is compared
 NEIGHBOURS = 16  # beyond it, each wording is compared with this many nearest neighbours
 PROJECTED = 64  # dimensions of the vectors the neighbour graph is built on
+PAIR_CHUNK = 8192  # pairs scored at a time
 
 Embed = Callable[[Sequence[LoggedQuestion]], "np.ndarray | None"]
 
@@ -63,13 +65,6 @@ class Group:
                 "nearest_topic": self.nearest_topic, "nearest_title": self.nearest_title,
                 "nearest_score": self.nearest_score, "nearest": self.nearest, "caught_by": self.caught_by,
                 "no_feedback": self.no_feedback, "section": self.section}
-
-
-def key_of(text: str) -> str:
-    """The words that carry meaning, stemmed and sorted; the folded text if none do."""
-    folded = fold(text)
-    stems = sorted(stem(w) for w in folded.split() if w not in STOPWORDS)
-    return " ".join(stems) or folded
 
 
 def _plain_features(text: str) -> list[str]:
@@ -104,19 +99,33 @@ def _weight(feature: str, weights: dict[str, float], unknown: float) -> float:
     return BIGRAM_WEIGHT * min(weights.get(first, unknown), weights.get(second, unknown))
 
 
-def lexical_vectors(texts: Sequence[str], matcher: Matcher | None) -> sparse.csr_matrix:
-    """TF-IDF over the questions themselves, on the matcher's features and weighted by how much
-    each tells knowledge entries apart, when there is a matcher; unit length."""
+_FEATURES: "weakref.WeakKeyDictionary[Matcher, Callable[[str], list[str]]]" = weakref.WeakKeyDictionary()
+FEATURE_CACHE = 50_000  # texts whose features the page keeps between views, per loaded knowledge
+
+
+def features_for(matcher: Matcher | None) -> Callable[[str], list[str]]:
+    """A text's features: the matcher's (lexicon, spelling, stems and pairs) when there is one,
+    remembered for the life of that matcher, so the page reads each question once."""
     features = matcher.features if matcher is not None else _plain_features
 
     def words(text: str) -> list[str]:  # a number ("my 6 year old", "year 9") says little about the topic
         return [f for f in features(text) if not any(part.isdigit() for part in f.split())]
 
-    vectorizer = TfidfVectorizer(analyzer=words, sublinear_tf=True, norm=None, dtype=np.float32)
+    if matcher is None:
+        return words
+    if matcher not in _FEATURES:
+        _FEATURES[matcher] = lru_cache(maxsize=FEATURE_CACHE)(words)
+    return _FEATURES[matcher]
+
+
+def lexical_vectors(features: Sequence[list[str]], matcher: Matcher | None) -> sparse.csr_matrix:
+    """TF-IDF over the questions' features, weighted by how much each tells knowledge entries
+    apart when there is a matcher; unit length."""
+    vectorizer = TfidfVectorizer(analyzer=list, sublinear_tf=True, norm=None, dtype=np.float32)
     try:
-        found = vectorizer.fit_transform(texts).tocsr()
+        found = vectorizer.fit_transform(features).tocsr()
     except ValueError:  # nothing but small words in every text
-        return sparse.csr_matrix((len(texts), 1), dtype=np.float32)
+        return sparse.csr_matrix((len(features), 1), dtype=np.float32)
     if matcher is not None:
         weights, unknown = domain_weights(matcher)
         names = vectorizer.get_feature_names_out()
@@ -131,10 +140,15 @@ Pairs = tuple[np.ndarray, np.ndarray, np.ndarray, "Callable[[int, np.ndarray], n
 
 def _similarity(lexical: sparse.csr_matrix, meaning: np.ndarray | None, weight: float,
                 rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-    """The combined similarity of each pair (rows[i], cols[i])."""
-    scores = (1 - weight) * np.asarray(lexical[rows].multiply(lexical[cols]).sum(axis=1)).ravel()
-    if meaning is not None:
-        scores += weight * np.einsum("ij,ij->i", meaning[rows], meaning[cols])
+    """The combined similarity of each pair (rows[i], cols[i]), a slice at a time: gathering the
+    sentence vectors of 160,000 pairs at once would take half a gigabyte."""
+    scores = np.empty(len(rows), dtype=np.float32)
+    for start in range(0, len(rows), PAIR_CHUNK):
+        r, c = rows[start:start + PAIR_CHUNK], cols[start:start + PAIR_CHUNK]
+        part = (1 - weight) * np.asarray(lexical[r].multiply(lexical[c]).sum(axis=1)).ravel()
+        if meaning is not None:
+            part += weight * np.einsum("ij,ij->i", meaning[r], meaning[c])
+        scores[start:start + PAIR_CHUNK] = part
     return scores
 
 
@@ -161,11 +175,11 @@ def _pairs_approximate(lexical: sparse.csr_matrix, meaning: np.ndarray | None, w
     parts = [np.sqrt(1 - weight) * words]
     if meaning is not None:
         parts.append(np.sqrt(weight) * meaning)
-    reduced = np.ascontiguousarray(np.hstack(parts), dtype=np.float32)
-    if reduced.shape[1] > PROJECTED and len(reduced) > PROJECTED:  # PCA needs more rows than it keeps dimensions
-        pca = faiss.PCAMatrix(reduced.shape[1], PROJECTED)
-        pca.train(reduced)
-        reduced = np.ascontiguousarray(pca.apply(reduced))
+    joined = np.hstack(parts).astype(np.float32)
+    # A fixed random projection keeps inner products roughly (Johnson-Lindenstrauss) at a fraction
+    # of PCA's cost; the graph only proposes neighbours, and every pair is scored exactly after.
+    projection = np.random.default_rng(0).standard_normal((joined.shape[1], PROJECTED)).astype(np.float32)
+    reduced = np.ascontiguousarray(joined @ projection if joined.shape[1] > PROJECTED else joined)
     faiss.normalize_L2(reduced)
     index = faiss.IndexHNSWFlat(reduced.shape[1], 16, faiss.METRIC_INNER_PRODUCT)
     index.hnsw.efConstruction = 32
@@ -215,15 +229,21 @@ def group_questions(questions: Iterable[LoggedQuestion], matcher: Matcher | None
                     place_limit: int | None = None) -> list[Group]:
     """Questions grouped by meaning, biggest group first; the first `place_limit` groups placed
     against the knowledge base (all of them when None)."""
+    features = features_for(matcher)
+    found: dict[str, list[str]] = {}  # each distinct text is read once
     by_key: dict[str, list[LoggedQuestion]] = {}
     for question in questions:
-        by_key.setdefault(key_of(question.text), []).append(question)
+        if question.text not in found:
+            found[question.text] = features(question.text)
+        words = sorted({f for f in found[question.text] if " " not in f})
+        by_key.setdefault(" ".join(words) or fold(question.text), []).append(question)
     if not by_key:
         return []
-    # The most asked wordings lead; ties go to the one asked first, so the order is stable.
+    # The same meaningful words in any order are one wording. The most asked wordings lead;
+    # ties go to the one asked first, so the order is stable.
     keys = sorted(by_key, key=lambda k: (-len(by_key[k]), by_key[k][0].at, k))
     firsts = [by_key[k][0] for k in keys]
-    lexical = lexical_vectors([q.text for q in firsts], matcher)
+    lexical = lexical_vectors([found[q.text] for q in firsts], matcher)
     meaning = _meaning(firsts, matcher, embed)
     weight = SEMANTIC_WEIGHT if meaning is not None else 0.0
     pairs = _pairs_exact if len(keys) <= EXACT_LIMIT else _pairs_approximate

@@ -108,8 +108,9 @@ def unanswered_questions(db: sqlite3.Connection, since: dt.datetime, section: st
         f" FROM messages m WHERE m.outcome = 'unanswered' AND m.at >= ?{where} ORDER BY m.at, m.id",
         (NO_AFTER_DAYS, _iso(since), *params),
     ).fetchall()
+    noise = {text: is_noise(text) for text in {r["text"] for r in rows}}  # each distinct text once
     return [LoggedQuestion(r["id"], r["at"], r["channel"], r["text"], bool(r["no_after"]))
-            for r in rows if not is_noise(r["text"])]
+            for r in rows if not noise[r["text"]]]
 
 
 # ------------------------------------------------------------------ feedback
