@@ -44,12 +44,22 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
+    """One question, answered and logged as the console chat logs it: an unanswered one reaches the
+    editors, as the reply says it does."""
     from .channels.console import render
-    from .signpost import build_replies
+    from .messages import Incoming
+    from .signpost import open_signpost
 
-    replies = build_replies(Path(args.kb) if args.kb else None)
-    print(render(replies.respond(" ".join(args.question))))
-    return 0
+    async def main() -> int:
+        bot = await open_signpost(_settings(args))
+        try:
+            incoming = Incoming("console", bot.key("console", "local"), " ".join(args.question))
+            print(render(await bot.conversation.handle(incoming)))
+        finally:
+            await bot.close()
+        return 0
+
+    return asyncio.run(main())
 
 
 def cmd_answer(args: argparse.Namespace) -> int:
@@ -90,8 +100,13 @@ def cmd_kb_reload(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from .server import serve
 
+    from .startup import startup_line
+
     settings = _settings(args)
-    return serve(settings, host=args.host or settings.host, port=settings.port if args.port is None else args.port)
+    host, port = args.host or settings.host, settings.port if args.port is None else args.port
+    settings.check()  # a configuration that cannot start says so before the line says what runs
+    print(startup_line(settings, f"server on http://{host}:{port}"), file=sys.stderr, flush=True)
+    return serve(settings, host=host, port=port)
 
 
 def cmd_purge(args: argparse.Namespace) -> int:
@@ -153,9 +168,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
 
     _common(_add(sub, "chat", cmd_chat, "chat in the terminal (or pipe one message per line)"))
-    ask = _add(sub, "ask", cmd_ask, "answer one question and exit")
+    ask = _add(sub, "ask", cmd_ask, "answer one question, log it as the chat does, and exit")
     ask.add_argument("question", nargs="+")
-    _common(ask, db=False)
+    _common(ask)
     answer = _add(sub, "answer", cmd_answer, "answer questions from stdin as JSON lines; logs nothing")
     answer.add_argument("--jsonl", action="store_true", required=True, help="one JSON object per line in and out")
     _common(answer, db=False)

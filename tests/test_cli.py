@@ -68,11 +68,49 @@ def test_chat_with_piped_stdin(small_kb: Path, tmp_path: Path) -> None:
     assert outcomes == ["clarify", "answer", "smalltalk"]
 
 
-def test_ask_answers_from_the_bundled_base() -> None:
+def test_ask_answers_from_the_bundled_base(tmp_path: Path) -> None:
     """ask answers the headline question from the bundled knowledge base."""
-    result = run("ask", "do i need a diagnosis for an ehcp")
+    result = run("ask", "--db", str(tmp_path / "ask.sqlite3"), "do i need a diagnosis for an ehcp")
     assert result.returncode == 0, result.stderr
     assert "diagnosis" in result.stdout.lower()
+
+
+def test_ask_logs_like_the_console_so_an_unanswered_question_reaches_editors(small_kb: Path, tmp_path: Path) -> None:
+    """ask says an unanswered question was passed on, and it was: the row is in the log, as from the console."""
+    db = tmp_path / "ask.sqlite3"
+    result = run("ask", "--kb", str(small_kb), "--db", str(db), "is there a sensory room in hereford")
+    assert result.returncode == 0, result.stderr
+    assert "passed your question" in result.stdout
+    import sqlite3
+
+    with sqlite3.connect(db) as conn:
+        rows = [tuple(r) for r in conn.execute("SELECT channel, outcome, text FROM messages")]
+    assert rows == [("console", "unanswered", "is there a sensory room in hereford")]
+
+
+def test_serve_prints_one_line_saying_what_runs_where(tmp_path: Path) -> None:
+    """serve prints one start-up line: the address, the channels on, the knowledge and the database,
+    and no token or secret; it stops on SIGTERM."""
+    import signal
+
+    env = {**os.environ, "SIGNPOST_DB": str(tmp_path / "serve.sqlite3"), "SIGNPOST_SECRET": "q" * 40,
+           "TWILIO_AUTH_TOKEN": "twilio-secret-token", "PUBLIC_BASE_URL": "https://signpost.example.org"}
+    for name in ("TELEGRAM_BOT_TOKEN", "SIGNPOST_EDITOR_PASSWORD_HASH", "SIGNPOST_ENV", "SIGNPOST_KNOWLEDGE"):
+        env.pop(name, None)
+    process = subprocess.Popen([sys.executable, str(ROOT / "main.py"), "serve", "--host", "127.0.0.1", "--port", "0"],
+                               cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        line = process.stderr.readline()  # the line comes before anything else the server says
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            _, rest = process.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            _, rest = process.communicate()
+    assert line.strip() == (f"SEND Signpost: server on http://127.0.0.1:0; channels: SMS and WhatsApp (Twilio); "
+                            f"knowledge: {ROOT / 'knowledge'}; database: {tmp_path / 'serve.sqlite3'}")
+    assert "twilio-secret-token" not in line + rest and "q" * 40 not in line + rest
 
 
 def test_kb_check_fails_on_a_bad_file(tmp_path: Path) -> None:

@@ -20,6 +20,7 @@ from bot.channels import telegram_render as render
 from bot.channels.telegram import (COMMANDS, FEEDBACK_THANKS, NETWORK_RETRIES, TEXT_ONLY, WEBHOOK_PATH,
                                   webhook_secret)
 from bot.config import Settings
+from bot.feedback import ASK_WHAT_WAS_MISSING, DETAIL_THANKS, NOT_HELPED
 from bot.messages import Choice, Contact, Reply
 from bot.privacy import FORGET_CONFIRM, FORGOTTEN
 from bot.replies import GREETING
@@ -64,6 +65,10 @@ services:
   - id: sendiass
     name: SENDIASS
     phone: "01905 768153"
+    checked: true
+  - id: local-offer
+    name: The Local Offer
+    web: https://www.example.gov.uk/local-offer
     checked: true
 """
 
@@ -173,6 +178,46 @@ async def test_no_feedback_is_stored_in_the_sqlite_file(settings: Settings) -> N
         (log_id, signpost.key("telegram", str(CHAT)), 0)]
     assert thanks.params["text"] == FEEDBACK_THANKS
     assert callbacks(edited) == ["t:ehcp-request"]
+
+
+async def test_no_offers_related_topics_the_menu_and_advice_then_keeps_what_was_missing(settings: Settings) -> None:
+    """After "No": the answer keeps its related-topic button; a new message offers the related topics, the
+    menu, SENDIASS and the Local Offer from the services directory, and asks what was missing; the parent's
+    next words are logged redacted as feedback detail and thanked; a related button still answers."""
+    async with polling_bot(settings) as (fake, signpost):
+        await fake.send_text(CHAT, "what is an ehcp")
+        [answer] = await fake.wait_for("sendMessage")
+        no = next(d for d in callbacks(answer) if d.startswith("f:") and d.endswith(":0"))
+        await fake.press(CHAT, no)
+        [edited] = await fake.wait_for("editMessageReplyMarkup")
+        [_, offer] = await fake.wait_for("sendMessage", 2)
+        await fake.send_text(CHAT, "nothing on how long it takes, email me at jo@example.com")
+        [*_, thanks] = await fake.wait_for("sendMessage", 3)
+        await fake.press(CHAT, "t:ehcp-request")
+        [*_, picked] = await fake.wait_for("sendMessage", 4)
+    assert callbacks(edited) == ["t:ehcp-request"]
+    shown = parse_telegram_html(offer.text)
+    assert shown.startswith(NOT_HELPED) and ASK_WHAT_WAS_MISSING in shown
+    assert "SENDIASS\nPhone: 01905 768153" in shown and "The Local Offer\nWeb: https://www.example.gov.uk/local-offer" in shown
+    assert callbacks(offer) == ["t:ehcp-request", render.MENU]
+    assert parse_telegram_html(thanks.text) == DETAIL_THANKS and callbacks(thanks) == [render.MENU]
+    assert picked.text.startswith("<b>How to ask for an EHC needs assessment</b>")
+    [(text, topic)] = rows(settings.db_path, "SELECT text, topic FROM messages WHERE kind = 'feedback-detail'")
+    assert topic == "ehcp-what-is" and "nothing on how long it takes" in text and "jo@example.com" not in text
+
+
+async def test_yes_keeps_the_related_topics_usable(settings: Settings) -> None:
+    """After "Yes" only the Yes/No row goes; the related-topic button on the answer still answers that topic."""
+    async with polling_bot(settings) as (fake, _):
+        await fake.send_text(CHAT, "what is an ehcp")
+        [answer] = await fake.wait_for("sendMessage")
+        yes = next(d for d in callbacks(answer) if d.startswith("f:") and d.endswith(":1"))
+        await fake.press(CHAT, yes)
+        [edited] = await fake.wait_for("editMessageReplyMarkup")
+        await fake.press(CHAT, callbacks(edited)[0])
+        [_, picked] = await fake.wait_for("sendMessage", 2)
+    assert callbacks(edited) == ["t:ehcp-request"] and len(fake.sent(CHAT)) == 2
+    assert picked.text.startswith("<b>How to ask for an EHC needs assessment</b>")
 
 
 async def test_feedback_on_someone_elses_answer_is_not_stored(settings: Settings) -> None:
@@ -440,4 +485,8 @@ async def test_main_py_polls_when_only_the_token_is_set_and_stops_on_sigterm(set
                 await process.wait()
         stderr = (await process.stderr.read()).decode()
     assert code == 0, stderr
-    assert fake.token not in stderr
+    assert fake.token not in stderr and "s" * 40 not in stderr
+    [line] = [line for line in stderr.splitlines() if line.startswith("SEND Signpost: ")]
+    host = fake.url.removeprefix("http://")
+    assert line == (f"SEND Signpost: Telegram long polling ({host}); channels: Telegram (long polling); "
+                    f"knowledge: {settings.knowledge_dir.resolve()} (10 entries); database: {settings.db_path}")

@@ -15,6 +15,7 @@ import json
 import logging
 import re
 import signal
+import sys
 from typing import Any
 
 from starlette.requests import Request
@@ -32,6 +33,7 @@ from ..messages import Incoming, Reply
 from ..privacy import FORGET_CONFIRM, FORGOTTEN, privacy_text
 from ..ratelimit import RateLimiter, notice_text
 from ..signpost import Signpost, open_signpost
+from ..startup import api_host, startup_line
 from . import telegram_render as render
 
 log = logging.getLogger(__name__)
@@ -191,7 +193,7 @@ class TelegramHandlers:
             return await _answer_query(query)
         key = self._key(chat_id)
         if (feedback := render.parse_feedback(data)) is not None:
-            return await self._feedback(query, key, *feedback)
+            return await self._feedback(context.bot, query, key, *feedback)
         if data in (render.FORGET_YES, render.FORGET_NO):
             return await self._forget(query, key, data == render.FORGET_YES)
         choice = "menu" if data == render.MENU else render.resolve_choice(data, self._known_ids())
@@ -203,14 +205,22 @@ class TelegramHandlers:
         reply = await self.signpost.conversation.pick(incoming, choice)
         await send_reply(context.bot, chat_id, reply)
 
-    async def _feedback(self, query: Any, key: str, log_id: int, helpful: bool) -> None:
+    async def _feedback(self, bot: ExtBot, query: Any, key: str, log_id: int, helpful: bool) -> None:
+        """Store the vote and drop the Yes/No row, keeping the related topics; after a "no", offer
+        somewhere to go next and ask what was missing (the conversation keeps the next message for editors)."""
         stored = await self.signpost.store.record_feedback(log_id, key, helpful)
         await _answer_query(query, FEEDBACK_THANKS if stored else None)
-        if stored and query.message is not None and isinstance(query.message, Message):
+        if not stored or query.message is None or not isinstance(query.message, Message):
+            return
+        markup = query.message.reply_markup
+        if markup is not None:  # without the keyboard as sent, editing would remove every button
             try:
-                await query.edit_message_reply_markup(render.without_feedback(query.message.reply_markup))
+                await query.edit_message_reply_markup(render.without_feedback(markup))
             except TelegramError as exc:  # an old message may no longer be editable; the vote is stored
                 log.info("could not remove the feedback buttons: %s", type(exc).__name__)
+        if not helpful:
+            shown = render.topic_ids(markup, self._known_ids())
+            await send_reply(bot, query.message.chat.id, self.signpost.conversation.not_helped(key, log_id, shown))
 
     async def _forget(self, query: Any, key: str, confirmed: bool) -> None:
         await _answer_query(query)
@@ -402,8 +412,10 @@ def run_polling(settings: Settings) -> int:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         purge = asyncio.create_task(purge_daily(signpost))
+        entries = len(signpost.conversation.replies.knowledge.entries)
+        print(startup_line(settings, f"Telegram long polling ({api_host(settings)})", entries),
+              file=sys.stderr, flush=True)
         try:
-            log.info("Telegram: long polling started")
             await poll(signpost, stop)
         finally:
             purge.cancel()
