@@ -128,14 +128,13 @@ def test_bot_refuses_to_start_on_a_bad_file(tmp_path: Path) -> None:
     assert result.returncode == 2 and "'questions' is missing" in result.stderr
 
 
+@pytest.mark.timeout(300)  # the example-question pass is slow on a busy 2-core machine
 def test_bundled_kb_check_is_clean() -> None:
-    """The shipped knowledge base has no errors, and no warnings but those naming answers too long to send
-    whole by SMS (MORE stops at six segments: shortening them is the editors' work, not the check's)."""
+    """The shipped knowledge base has no errors and no warnings: every answer, among other things,
+    goes whole by SMS within six segments."""
     result = run("kb", "check")
     assert result.returncode == 0, result.stdout
-    assert "\n0 errors, " in result.stdout, result.stdout
-    warnings = [line for line in result.stdout.splitlines() if line.startswith("warning ")]
-    assert all("by SMS the whole answer needs" in line for line in warnings), warnings
+    assert "0 errors, 0 warnings" in result.stdout, result.stdout
 
 
 def test_kb_check_names_an_entry_too_long_for_six_segments(tmp_path: Path) -> None:
