@@ -20,7 +20,7 @@ DEFAULT_BODY_LIMIT = 8 * KB  # /healthz and unknown paths: nothing real posts he
 ROUTE_BODY_LIMITS = (
     ("/telegram/", 1_000_000),  # an update is a few kilobytes; the webhook refused more than 1 MB before
     ("/twilio/", 64 * KB),  # a webhook is a few kilobytes (Body is at most 1,600 characters)
-    ("/editors", 8 * KB),  # login, logout and reload forms: a password and a token or two
+    ("/editors", 256 * KB),  # the triage form posts every row's controls; login and logout are a few hundred bytes
 )
 
 
