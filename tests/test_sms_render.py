@@ -11,6 +11,7 @@ from bot.channels.sms import (
 )
 from bot.channels.sms_parts import NEXT_PART, PART_SEGMENTS, THE_END, TOTAL_SEGMENTS, paginate
 from bot.contacts import UNCONFIRMED
+from bot.emergency import DANGER_FOOTER
 from bot.gsm7 import is_gsm7, segments, septets
 from bot.messages import Choice, Contact, Reply
 from bot.replies import Replies
@@ -50,11 +51,11 @@ def test_contacts_are_compact_and_only_what_fits() -> None:
     assert compact_contact(contacts[1]) is None
 
 
-def test_clarify_choices_are_numbered_within_three_segments() -> None:
+def test_clarify_choices_are_numbered_within_two_segments() -> None:
     """Clarify lists every option with its number and says "Reply 1, 2 or 3", shortening titles if needed."""
     choices = tuple(Choice(f"id{n}", f"A very long title number {n} " + "that goes on " * 8) for n in range(1, 4))
     [body] = sms_bodies(Reply("clarify", "I'm not sure which of these you mean. Please pick one:", choices=choices))
-    assert is_gsm7(body) and segments(body) <= 3
+    assert is_gsm7(body) and segments(body) <= 2
     assert all(f"\n{n}. A very long" in body for n in (1, 2, 3)) and body.endswith("Reply 1, 2 or 3.")
 
 
@@ -176,3 +177,13 @@ def test_smalltalk_fits(bundled_replies: Replies, kind: str) -> None:
     """Small talk replies are GSM-7 within two segments (the menu within three)."""
     [body] = sms_bodies(bundled_replies.smalltalk(kind))
     assert is_gsm7(body) and segments(body) <= (3 if kind == "menu" else 2)
+
+
+def test_a_clarify_of_the_longest_bundled_titles_fits_two_segments(bundled_replies: Replies) -> None:
+    """Even the three longest titles of the bundled base, offered together with the 999 line, fit two segments."""
+    titles = sorted((e.title for e in bundled_replies.knowledge.entries if e.answers), key=len, reverse=True)[:3]
+    choices = tuple(Choice(str(n), title) for n, title in enumerate(titles))
+    clarify = Reply("clarify", "I'm not sure which of these you mean. Please pick one:", choices=choices,
+                    footer=DANGER_FOOTER)
+    [body] = sms_bodies(clarify)
+    assert is_gsm7(body) and segments(body) <= 2 and body.endswith("Reply 1, 2 or 3.\n" + DANGER_FOOTER)

@@ -63,14 +63,14 @@ async def test_more_sends_the_next_part_each_time_within_six_segments(tmp_path: 
 
 
 async def test_clarify_is_numbered_then_a_number_picks(tmp_path: Path, small_kb: Path) -> None:
-    """An unclear question gets numbered choices within three segments; "2" answers the second choice."""
+    """An unclear question gets numbered choices within two segments; "2" answers the second choice."""
     async with phone(tmp_path, knowledge_dir=small_kb) as (parent, signpost):
         unclear = "camhs"  # two entries of the small knowledge base fit it equally well
         clarify = signpost.conversation.replies.respond(unclear)
         [body] = await parent.text(unclear)
         [picked] = await parent.text("2")
     assert clarify.outcome == "clarify"
-    assert_sms(body, 3)
+    assert_sms(body, 2)
     count = len(clarify.choices)
     assert all(f"\n{n}. " in body for n in range(1, count + 1))
     assert body.endswith({2: "Reply 1 or 2.", 3: "Reply 1, 2 or 3."}[count] + "\n" + DANGER_FOOTER)

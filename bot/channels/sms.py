@@ -21,7 +21,10 @@ from .sms_parts import NEXT_PART, THE_END, answer_parts, cut_at_word, needed_seg
 
 MAX_BODY = 1_600  # Twilio's limit for one message body
 ANSWER_SEGMENTS = 2
-CHOICE_SEGMENTS = 3  # a clarify or a menu has to show every option
+# A menu shows every topic of a group (up to a dozen): three segments keep the titles readable and cost
+# less than paging it with MORE. A clarify's two or three options fit two segments, titles cut if need be.
+CHOICE_SEGMENTS = 3
+MENU_KINDS = ("menu", "nothing-more")
 MORE_FOOTER = NEXT_PART
 HELP_SMS = (
     "SEND Signpost answers questions about support for children with SEND in Herefordshire. "
@@ -165,7 +168,8 @@ def _sms_text(reply: Reply) -> str:
     if reply.kind == "greeting":
         return _fit(reply.text, [], GREETING_NEXT, ANSWER_SEGMENTS)
     if reply.choices:
-        return _fit_choices(reply.text, reply.choices, CHOICE_SEGMENTS, reply.footer or "")
+        count = CHOICE_SEGMENTS if reply.kind in MENU_KINDS else ANSWER_SEGMENTS
+        return _fit_choices(reply.text, reply.choices, count, reply.footer or "")
     head = reply.short or reply.text
     # A confirmed number the text already gives is not worth paying for twice.
     contacts = [line for c in reply.contacts
