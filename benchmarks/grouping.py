@@ -103,18 +103,22 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=10_000)
     parser.add_argument("--sizes", default="2500,5000,10000", help="sizes to time warm grouping at")
+    parser.add_argument("--log", metavar="FILE", help="keep the log (and its vectors) here and reuse it next time")
     args = parser.parse_args()
     sizes = sorted({int(x) for x in args.sizes.split(",") if x} | {args.n})
     replies = build_replies(None)
     texts = questions(max(sizes))
     print(f"{len(set(texts))} distinct texts of {len(texts)}")
     with tempfile.TemporaryDirectory() as scratch:
-        full = Path(scratch) / "log.sqlite3"
-        asyncio.run(write_log(full, texts))
+        full = Path(args.log) if args.log else Path(scratch) / "log.sqlite3"
+        reused = full.exists()
+        if not reused:
+            asyncio.run(write_log(full, texts))
         desk = Desk(full, Path("knowledge"), lambda: replies, lambda: [])
         cold, _ = timed(lambda: desk.groups("30d", ("unanswered",), place_limit=0))
-        print(f"{len(texts):>6} questions: first grouping, embedding each question once: {cold:6.1f} s CPU "
-              f"({timed.wall:6.1f} s wall)")
+        what = "first grouping, vectors already kept in --log" if reused else \
+            "first grouping, embedding each question once"
+        print(f"{len(texts):>6} questions: {what}: {cold:6.1f} s CPU ({timed.wall:6.1f} s wall)")
         figures = []
         for size in sizes:
             log = Path(scratch) / f"log-{size}.sqlite3"

@@ -79,7 +79,7 @@ class Desk:
 
     def _entry(self, entry_id: str | None, answers: bool) -> Entry:
         if not entry_id:
-            raise TriageError("name the entry (its id)")
+            raise TriageError("pick the entry first (on the command line: its id)")
         entry = self.replies().knowledge.entry(entry_id.strip())
         kind = "an answer entry" if answers else "an out-of-scope entry"
         if entry is None:

@@ -46,7 +46,9 @@ def _entry_options(entries: list[Entry], first: list[str]) -> str:
     def option(entry: Entry) -> str:
         return f'<option value="{e(entry.id)}">{e(entry.title)} ({e(entry.id)})</option>'
     nearest = f'<optgroup label="Nearest">{"".join(map(option, near))}</optgroup>' if near else ""
-    return f'{nearest}<optgroup label="All entries">{"".join(map(option, rest))}</optgroup>'
+    # No entry is chosen for the editor: a click without a choice is refused, never a guess.
+    return (f'<option value="">Pick the entry\u2026</option>{nearest}'
+            f'<optgroup label="All entries">{"".join(map(option, rest))}</optgroup>')
 
 
 def _scope_options(entries: list[Entry], first: str | None) -> str:
@@ -93,12 +95,17 @@ def section(name: str, groups: list[Group], entries: list[Entry], csrf: str, sin
     bulk = _controls(f"bulk-{name}", "the ticked groups", answering, scoping, [], None, name == "gaps")
     rows = "".join(_row(g, answering, scoping) for g in groups[:shown])
     cut = f'<p class="muted">Showing the {shown} biggest of {len(groups)} groups.</p>' if len(groups) > shown else ""
-    return (f'{head}<p><strong>{asked} questions in {len(groups)} groups.</strong></p>{cut}'
+    counted = f"{_plural(asked, 'question')} in {_plural(len(groups), 'group')}"
+    return (f'{head}<p><strong>{counted}.</strong></p>{cut}'
             f'<form method="post" action="/editors/triage">{hidden_csrf(csrf)}'
             f'<input type="hidden" name="since" value="{e(since)}">'
             f'<fieldset class="bulk"><legend>Ticked groups</legend>{bulk}</fieldset>'
             "<table><thead><tr><th>Pick</th><th>Asked</th><th>Questions (redacted) and context</th>"
             f"<th>Nearest entries (score)</th><th>Action</th></tr></thead><tbody>{rows}</tbody></table></form>")
+
+
+def _plural(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def notice(done: Action | None, message: str | None, problems: list[str], csrf: str, since: str) -> str:

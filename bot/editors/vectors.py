@@ -42,9 +42,9 @@ def question_vectors(db: sqlite3.Connection, encoder: Encoder, questions: Sequen
     kept = _cached(db, ids, tag) if has_table(db, "question_vectors") else {}
     missing = [q for q in questions if q.id not in kept]
     if missing:
-        fresh = encoder.embed([q.text for q in missing])
-        kept.update({q.id: vector for q, vector in zip(missing, fresh)})
-        _keep(db, [(q.id, tag, fresh[i].astype(np.float16).tobytes()) for i, q in enumerate(missing)])
+        fresh = encoder.embed([q.text for q in missing]).astype(np.float16)  # as kept: the next run groups alike
+        kept.update({q.id: vector.astype(np.float32) for q, vector in zip(missing, fresh)})
+        _keep(db, [(q.id, tag, fresh[i].tobytes()) for i, q in enumerate(missing)])
     if not questions:
         return np.zeros((0, DIMENSIONS), dtype=np.float32)
     out = np.stack([kept[i] for i in ids])
