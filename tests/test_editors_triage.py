@@ -319,3 +319,35 @@ async def test_logged_out_visitor_sees_no_questions(signpost: Signpost) -> None:
         for url in ("/editors/unanswered", "/editors/unanswered?done=1", "/editors"):
             response = await client.get(url)
             assert "dentist" not in response.text and "asdfgh" not in response.text
+
+
+async def test_suggest_never_proposes_noise(store: SQLiteStore, small_kb: Path, tmp_path: Path,
+                                            capsys: pytest.CaptureFixture) -> None:
+    """`editors suggest` drafts from real questions only: no command, number, greeting or thanks."""
+    await seed(store)
+    out = tmp_path / "suggestions.yaml"
+    assert cli(capsys, store.path, small_kb, "suggest", "--out", str(out))[0] == 0
+    drafted = out.read_text()
+    assert "dentist" in drafted and not any(f"- {text}\n" in drafted or f"'{text}'" in drafted for text in NOISE)
+
+
+async def test_page_refuses_a_phrasing_without_an_entry(signpost: Signpost, small_kb: Path) -> None:
+    """"Add as phrasings" with no entry picked changes nothing and says what to do."""
+    async with client_for(signpost) as client:
+        csrf = await logged_in(client)
+        group = row_id((await client.get("/editors/unanswered")).text, DENTIST[0])
+        refused = await client.post("/editors/triage", data={"csrf": csrf, "since": "90d",
+                                                             "do": f"add-phrasing:{group}", f"entry-{group}": ""})
+    assert refused.status_code == 400 and "pick the entry first" in refused.text
+    assert not (small_kb / "learned.yaml").exists()
+
+
+async def test_row_context_counts_a_no_that_followed(store: SQLiteStore, small_kb: Path,
+                                                     capsys: pytest.CaptureFixture) -> None:
+    """A "no, this did not help" from the same parent soon after the question shows in the group's context."""
+    await store.log(LogRecord("telegram", "parent", DENTIST[0], "unanswered"))
+    await store.log(LogRecord("telegram", "other", DENTIST[1], "unanswered"))
+    answered = await store.log(LogRecord("telegram", "parent", "short breaks", "answer", "short-breaks", 0.9))
+    assert await store.record_feedback(answered, "parent", helpful=False)
+    group = dentist_group(groups_of(capsys, store.path, small_kb))
+    assert group["count"] == 2 and group["no_feedback"] == 1 and group["channel_counts"] == {"telegram": 2}

@@ -123,7 +123,8 @@ class EditorPages:
         with closing(db):
             found = Reports([], feedback_report(db, start) if feedback else [], weekly_stats(db, start) if weeks else [])
         if groups:
-            found.sections = self.desk.groups(since, sections, place_limit=PAGE_ROWS)
+            shown = PAGE_ROWS if len(sections) > 1 else 10  # the overview shows the ten biggest
+            found.sections = self.desk.groups(since, sections, place_limit=shown)
             found.groups = found.sections["unanswered"]
             found.actions = self.desk.actions() if len(sections) > 1 else []
         for row in found.feedback:
