@@ -351,3 +351,21 @@ async def test_row_context_counts_a_no_that_followed(store: SQLiteStore, small_k
     assert await store.record_feedback(answered, "parent", helpful=False)
     group = dentist_group(groups_of(capsys, store.path, small_kb))
     assert group["count"] == 2 and group["no_feedback"] == 1 and group["channel_counts"] == {"telegram": 2}
+
+
+async def test_out_of_scope_with_and_without_an_entry(store: SQLiteStore, small_kb: Path,
+                                                      capsys: pytest.CaptureFixture) -> None:
+    """With an out-of-scope entry the group's questions are caught by it from now on; without, it is not SEND."""
+    (small_kb / "out-of-scope.yaml").write_text(
+        "- id: oos-shops\n  kind: out-of-scope\n  title: Shops\n  questions: [supermarket opening hours]\n"
+        "  answer: I can only help with SEND support. A shop's own website has its opening times.\n")
+    await seed(store)
+    groups = groups_of(capsys, store.path, small_kb)
+    tesco = next(g for g in groups if g["examples"] == ["what time does tesco close"])
+    noise = next(g for g in groups if g["examples"] == [GIBBERISH])
+    code, out, _ = cli(capsys, store.path, small_kb, "out-of-scope", tesco["id"], "oos-shops")
+    assert code == 0 and "marked out of scope, as oos-shops" in out
+    assert build_replies(small_kb).respond("what time does tesco close").kind == "out-of-scope"
+    code, out, _ = cli(capsys, store.path, small_kb, "out-of-scope", noise["id"])
+    assert code == 0 and "marked not SEND (ignored)" in out
+    assert "oos-shops" in (small_kb / "learned.yaml").read_text() and GIBBERISH not in (small_kb / "learned.yaml").read_text()
