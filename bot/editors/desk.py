@@ -118,8 +118,13 @@ class Desk:
             change = learned.change(self.knowledge_dir, learned.adding(entry.id, new), self.topics)
             if change.problems:
                 return Outcome(None, "Nothing was written: the knowledge would not be valid.", change.problems)
-        with closing(open_writer(self.db_path)) as db:
-            done = record(db, editor, action, message_ids, entry.id if entry else None, change.added)
+        try:
+            with closing(open_writer(self.db_path)) as db:
+                done = record(db, editor, action, message_ids, entry.id if entry else None, change.added)
+        except TriageError:  # the questions were erased meanwhile: take the phrasings back out
+            if change.written and entry is not None:
+                learned.change(self.knowledge_dir, learned.removing(entry.id, change.added), self.topics)
+            raise
         target = f" {entry.id}" if entry is not None else ""
         return self._after(done, change, f"Action {done.id}: {_questions(count)} {LABELS[action]}{target}.")
 
@@ -133,8 +138,13 @@ class Desk:
             change = learned.change(self.knowledge_dir, learned.removing(action.entry, action.phrasings), self.topics)
             if change.problems:
                 return Outcome(None, "Nothing was undone: the knowledge would not be valid.", change.problems)
-        with closing(open_writer(self.db_path)) as db:
-            done = undo(db, action, editor)
+        try:
+            with closing(open_writer(self.db_path)) as db:
+                done = undo(db, action, editor)
+        except TriageError:  # another action came in meanwhile: put the phrasings back
+            if change.written and action.entry:
+                learned.change(self.knowledge_dir, learned.adding(action.entry, change.removed), self.topics)
+            raise
         return self._after(done, change, f"Action {done.id}: undid action {action.id} ({action.describe()}).")
 
     def _after(self, done: Action, change: learned.Change, message: str) -> Outcome:
