@@ -65,6 +65,9 @@ class Thresholds:
     # A passage of a long message can stand for the message, discounted because the
     # rest of the message may change its meaning.
     passage_weight: float = 0.8
+    # ...and a passage that asks something ("how do I...", "can they...", "...?") counts more
+    # than one that tells the background: in a story the question is what wants answering.
+    question_passage_weight: float = 0.8
     # How much the trained model's probability counts against the cosine similarity.
     model_weight: float = 0.5
     # The model's starting weight of a small word ("how", "your") against a meaningful one.
@@ -78,6 +81,8 @@ class Thresholds:
     semantic_floor: float = 0.3
     # A single sentence of a long message, against the message as a whole.
     semantic_piece_weight: float = 0.9
+    # A sentence that asks, against the message as a whole (see question_passage_weight).
+    semantic_question_weight: float = 0.9
 
 
 # Word-based scores only: what a matcher without the embedding model uses.
@@ -105,6 +110,20 @@ class Decision:
 
 
 _SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
+# How a sentence that asks something starts, when it has no question mark (text-speak rarely does).
+_ASKS = re.compile(
+    r"^(?:\W*(?:so|and|but|also|ok|anyway|basically|please|pls|hi|hello|hiya)\W+)*"
+    r"(?:how|what|whats|who|whom|where|when|which|why|can|cant|could|would|will|should|do|does|did|is|isnt|are|"
+    r"arent|am|have|has|any|anyone|i\s+(?:need|want|would\s+like|wonder)|id\s+like|were\s+looking|"
+    r"we\s+need|wondering|please\s+help|help)\b",
+    re.IGNORECASE,
+)
+
+
+def asks_something(sentence: str) -> bool:
+    """Whether a sentence asks (a question mark, or a question's opening words)."""
+    stripped = sentence.strip()
+    return stripped.endswith("?") or bool(_ASKS.match(stripped))
 LONG_MESSAGE = 200  # characters; shorter messages are read whole
 
 
@@ -341,7 +360,7 @@ class Matcher:
         combined += t.model_weight * self._model.probabilities(_model_features(tokens, t.small_word))
         return combined
 
-    def _passages(self, text: str) -> tuple[list[str], list[list[str]]]:
+    def _passages(self, text: str) -> tuple[list[str], list[tuple[list[str], bool]]]:
         """A long message's words, and its sentences in pairs: parents often bury the question in a story.
 
         Each sentence is read once and the passages are joined from its words, so a long
@@ -352,17 +371,19 @@ class Matcher:
             return self.tokens(text), []
         read = [self.tokens(s) for s in sentences]
         whole = [t for sentence in read for t in sentence]
-        return whole, [read[i] + (read[i + 1] if i + 1 < len(read) else []) for i in range(len(read))]
+        asks = [asks_something(s) for s in sentences]
+        return whole, [(read[i] + (read[i + 1] if i + 1 < len(read) else []), asks[i] or (i + 1 < len(read) and asks[i + 1]))
+                       for i in range(len(read))]
 
     def rank(self, text: str, limit: int = 5) -> list[Candidate]:
         if not self.entries:
             return []
         whole, passages = self._passages(text)
         combined = self._scores(whole)
-        for passage in passages:
+        for passage, asks in passages:
             found = self._scores(passage)
             if found is not None:
-                found *= self.thresholds.passage_weight
+                found *= self.thresholds.question_passage_weight if asks else self.thresholds.passage_weight
                 combined = found if combined is None else np.maximum(combined, found)
         if combined is None:
             return []
@@ -382,9 +403,15 @@ class Matcher:
         vectors = self.encoder.embed(parts)
         similarity = np.maximum.reduceat(self._embedded @ unit_mean(vectors), self._starts)
         if len(parts) > 1:
-            each = np.maximum.reduceat(self._embedded @ vectors.T, self._starts, axis=0).max(axis=1)
-            similarity = np.maximum(similarity, t.semantic_piece_weight * each)
+            weights = np.array([t.semantic_question_weight if asks_something(p) else t.semantic_piece_weight
+                                for p in parts], dtype=np.float32)
+            each = (np.maximum.reduceat(self._embedded @ vectors.T, self._starts, axis=0) * weights).max(axis=1)
+            similarity = np.maximum(similarity, each)
         return np.clip((similarity - t.semantic_floor) / (1 - t.semantic_floor), 0.0, 1.0)
+
+    def questions(self, text: str) -> list[str]:
+        """The sentences of a message that ask something, in order."""
+        return [s.strip() for s in _SENTENCE.split(text) if s.strip() and asks_something(s)]
 
     def decide(self, text: str) -> Decision:
         ranked = self.rank(text)

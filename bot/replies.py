@@ -186,13 +186,29 @@ class Replies:
         if area is not None:
             return self.out_of_area(area, decision.score)
         if decision.outcome == "answer":
-            return self.answer(decision.candidates[0].entry, decision.score, now)
+            reply = self.answer(decision.candidates[0].entry, decision.score, now)
+            return self._with_other_question(text, reply)
         if decision.outcome == "clarify":
             return self.clarify(decision)
         best = decision.best
         if best is not None and not best.entry.answers and best.score >= self.matcher.thresholds.clarify:
             return self.out_of_scope(best.entry, decision.score)
         return self.unanswered(decision.score, now)
+
+    def _with_other_question(self, text: str, reply: Reply) -> Reply:
+        """A message that asks two things gets the answer to the clearer one, and the other
+        offered first among the next steps ("...and who pays for it?")."""
+        asked = self.matcher.questions(text)
+        if len(asked) < 2:
+            return reply
+        for question in asked:
+            decision = self.matcher.decide(question)
+            other = decision.best
+            if decision.outcome == "answer" and other is not None and other.entry.id != reply.topic:
+                offered = Choice(other.entry.id, other.entry.title)
+                rest = tuple(c for c in reply.related if c.id != offered.id)
+                return replace(reply, related=(offered, *rest))
+        return reply
 
     def _other_area(self, text: str) -> str | None:
         """Another council named, and not ours: our answers would send them to the wrong place."""

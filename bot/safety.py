@@ -46,10 +46,12 @@ def assess(text: str, rules: CrisisRules, model: RiskModel | None) -> Assessment
         return Assessment("crisis", score.category)
     concern = score.concern >= model.concern_threshold or score.crisis >= CONCERN_SHARE * model.crisis_threshold
     if hit is not None:
-        # The rules read words, not time: "she self-harmed two years ago" fires them. Only when the
-        # model is sure the risk is over does a rule hit become a concern. Never more than that:
-        # "how do I apply for an EHCP, I want to kill myself" is a crisis the model alone misses.
-        if score.crisis < model.rule_veto and score.past >= model.rule_veto_past:
+        # The rules read words, not time or intent: "she self-harmed two years ago" and "a film about
+        # suicide" fire them. A rule hit is a crisis unless the model, which reads the whole message,
+        # gives almost no risk now (below rule_floor) or is sure the risk is over. Even then it is a
+        # concern, never nothing: the reply still leads with 999 and Samaritans. Both limits were
+        # chosen on held-out writers (training/train_risk.py), where they cost no crisis.
+        if score.crisis < model.rule_floor or (score.crisis < model.rule_veto and score.past >= model.rule_veto_past):
             return Assessment("concern", hit.category)
         return Assessment("crisis", hit.category)
     if concern:
