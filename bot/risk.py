@@ -66,7 +66,6 @@ class RiskModel:
     concern_threshold: float
     rule_veto: float  # below this crisis probability, and with the risk surely over, a rule hit stands down
     rule_veto_past: float
-    rule_floor: float  # below this crisis probability a rule hit alone is a concern, not a crisis
     encoder: Encoder
 
     def probabilities(self, texts: list[str], vectors: np.ndarray) -> np.ndarray:
@@ -111,7 +110,7 @@ def load_risk_model(models_dir: Path = MODELS_DIR, encoder: Encoder | None = Non
         chars=fixed_vectorizer(CHAR_NGRAMS, vocabulary["chars"], data["char_idf"]),
         crisis_threshold=float(info["crisis_threshold"]), piece_threshold=float(info["piece_threshold"]),
         concern_threshold=float(info["concern_threshold"]), rule_veto=float(info["rule_veto"]),
-        rule_veto_past=float(info["rule_veto_past"]), rule_floor=float(info.get("rule_floor", 0.0)),
+        rule_veto_past=float(info["rule_veto_past"]),
         encoder=encoder or default_encoder(),
     )
 

@@ -13,6 +13,7 @@ from typing import Literal
 
 from .crisis import CrisisRules, detect_crisis
 from .risk import RiskModel
+from .smalltalk import smalltalk_kind
 
 Tier = Literal["crisis", "concern"]
 
@@ -28,6 +29,10 @@ class Assessment:
 
 
 NO_RISK = Assessment(None)
+# A whole message made only of these words ("hello again", "ok thanks", "are you a bot") carries
+# no risk of its own; the model, reading two words, can be unsure. "bye" is not among them: a
+# goodbye can be the warning.
+_NO_RISK_SMALLTALK = frozenset({"greeting", "thanks", "acknowledge", "help", "menu"})
 # A crisis probability this close to the crisis threshold is a concern. Chosen on blind set 1 and
 # the question sets: 0.5 put the safety line on 6.7% of ordinary questions, 0.7 on 3.8%, with
 # crisis-or-concern recall 99.7% and 99.4% (README, "Safety").
@@ -41,17 +46,17 @@ def assess(text: str, rules: CrisisRules, model: RiskModel | None) -> Assessment
     hit = detect_crisis(text, rules)
     if model is None:
         return Assessment("crisis", hit.category) if hit is not None else NO_RISK
+    if hit is None and smalltalk_kind(text) in _NO_RISK_SMALLTALK:
+        return NO_RISK
     score = model.score(text)
     if score.crisis >= model.crisis_threshold:
         return Assessment("crisis", score.category)
     concern = score.concern >= model.concern_threshold or score.crisis >= CONCERN_SHARE * model.crisis_threshold
     if hit is not None:
-        # The rules read words, not time or intent: "she self-harmed two years ago" and "a film about
-        # suicide" fire them. A rule hit is a crisis unless the model, which reads the whole message,
-        # gives almost no risk now (below rule_floor) or is sure the risk is over. Even then it is a
-        # concern, never nothing: the reply still leads with 999 and Samaritans. Both limits were
-        # chosen on held-out writers (training/train_risk.py), where they cost no crisis.
-        if score.crisis < model.rule_floor or (score.crisis < model.rule_veto and score.past >= model.rule_veto_past):
+        # The rules read words, not time: "she self-harmed two years ago" fires them. Only when the
+        # model is sure the risk is over does a rule hit become a concern. Never more than that:
+        # "how do I apply for an EHCP, I want to kill myself" is a crisis the model alone misses.
+        if score.crisis < model.rule_veto and score.past >= model.rule_veto_past:
             return Assessment("concern", hit.category)
         return Assessment("crisis", hit.category)
     if concern:

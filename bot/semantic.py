@@ -153,7 +153,9 @@ class Encoder:
             for text, vector in zip(missing, self._run(missing)):
                 self._phrasings[text] = vector
             if self.cache_file is not None:
-                _write_cache(self.cache_file, {t: self._phrasings[t] for t in dict.fromkeys(texts)})
+                # Everything known, not only this knowledge base: processes with different bases
+                # (a test's small one, the bundled one) share one cache without undoing each other.
+                _write_cache(self.cache_file, self._phrasings)
         if not texts:
             return np.zeros((0, DIMENSIONS), dtype=np.float32)
         return np.stack([self._phrasings[t] for t in texts])

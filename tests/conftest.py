@@ -1,6 +1,7 @@
 """Shared fixtures: small knowledge directories written to real files, and a real SQLite store."""
 from __future__ import annotations
 
+import os
 import textwrap
 from pathlib import Path
 
@@ -14,6 +15,9 @@ from bot.store import SQLiteStore
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
+# One sentence-vector cache for the whole run, whatever folder a test starts the bot in: a server
+# started in a fresh folder would otherwise embed every example question again (about 10 s each).
+os.environ.setdefault("SIGNPOST_CACHE_DIR", str(ROOT / "data"))
 
 SMALL_KB = """
 - id: ehcp-what-is

@@ -155,3 +155,14 @@ def test_out_of_scope_replies_keep_their_safety_advice_on_sms(bundled_replies: R
     assert "call 999 or 111 now" in body and body.endswith(DANGER_FOOTER) and segments(body) <= 2
     away = bundled_replies.respond("we live in Powys, how do I get an EHC plan there")
     assert away.kind == "out-of-area" and render(away).endswith(DANGER_FOOTER)
+
+
+@pytest.mark.parametrize("text", ["hello again", "ok thanks", "hiya", "are you a bot", "thank you so much x", "menu"])
+def test_greetings_and_thanks_carry_no_risk_of_their_own(bundled_replies: Replies, text: str) -> None:
+    """A whole message of small-talk words is never a crisis or a concern, whatever the model makes of two words."""
+    assert bundled_replies.assess(text).tier is None
+    assert bundled_replies.respond(text).outcome == "smalltalk"
+
+
+def test_small_talk_words_inside_a_crisis_do_not_hide_it(bundled_replies: Replies) -> None:
+    assert bundled_replies.assess("hi, everyone would be better off without me").is_crisis

@@ -96,7 +96,7 @@ def fit(texts: list[str], x: np.ndarray, y: list[str]) -> RiskModel:
         classes=tuple(model.classes_), embedding_weights=coef[:, :384], word_weights=coef[:, 384:384 + n_words],
         char_weights=coef[:, 384 + n_words:], bias=model.intercept_.astype(np.float32), words=words, chars=chars,
         crisis_threshold=0.5, piece_threshold=0.5, concern_threshold=0.5, rule_veto=0.0, rule_veto_past=PAST_VETO,
-        rule_floor=0.0, encoder=default_encoder(),
+        encoder=default_encoder(),
     )
 
 
@@ -125,39 +125,39 @@ def as_arrays(results) -> dict[str, np.ndarray]:
     }
 
 
-def flagged(a: dict[str, np.ndarray], whole_t: float, piece_t: float, veto: float, floor: float = 0.0) -> np.ndarray:
-    """As bot/safety.py decides: the model, or the rules unless the model gives almost no risk now
-    (below the floor) or is sure the risk is over."""
+def flagged(a: dict[str, np.ndarray], whole_t: float, piece_t: float, veto: float) -> np.ndarray:
+    """As bot/safety.py decides: the model, or the rules unless the model is sure the risk is over.
+
+    (A floor under which a rule hit alone stands down was tried: on held-out writers it cost no
+    crisis, but on the dev set it lost three the rules were written for, "everyone would be better
+    off without me" among them, because some writers label passive wishes to die as uncertain risk.
+    The rules stay authoritative.)"""
     model = (a["whole"] >= whole_t) | (a["piece"] >= piece_t)
-    crisis = np.maximum(a["whole"], a["piece"] * whole_t / piece_t)
-    stands_down = (crisis < floor) | ((crisis < veto) & (a["past"] >= PAST_VETO))
-    return model | (a["ruled"] & ~stands_down)
+    return model | (a["ruled"] & ~((a["whole"] < veto) & (a["past"] >= PAST_VETO)))
 
 
-def rates(a: dict[str, np.ndarray], whole_t: float, piece_t: float, veto: float,
-          floor: float = 0.0) -> tuple[float, float, float]:
+def rates(a: dict[str, np.ndarray], whole_t: float, piece_t: float, veto: float) -> tuple[float, float, float]:
     """(crisis recall, worst recall of any one kind, share of the rest flagged)."""
-    hit = flagged(a, whole_t, piece_t, veto, floor)
+    hit = flagged(a, whole_t, piece_t, veto)
     kinds = [hit[a["crisis"] & (a["kind"] == k)].mean() for k in np.unique(a["kind"][a["crisis"]])]
     return float(hit[a["crisis"]].mean()), float(min(kinds)), float(hit[~a["crisis"]].mean())
 
 
-def choose(results) -> tuple[float, float, float, float, dict]:
+def choose(results) -> tuple[float, float, float, dict]:
     """The thresholds with the fewest false alarms among those reaching the target recall,
     overall and (a little lower) in every kind."""
     a = as_arrays(results)
     best = None
-    for floor in (0.0, 0.05, 0.1, 0.15, 0.2, 0.25):
-        for veto in (0.0, 0.05, 0.1, 0.2, 0.3):
-            for whole_t in np.arange(0.05, 0.95, 0.025):
-                for piece_t in np.arange(whole_t, 1.0, 0.05):
-                    recall, worst, false = rates(a, whole_t, piece_t, veto, floor)
-                    if recall >= TARGET_RECALL and worst >= WORST_KIND_RECALL and (best is None or false < best[4]):
-                        best = (float(whole_t), float(piece_t), veto, floor, false, recall, worst)
+    for veto in (0.0, 0.05, 0.1, 0.2, 0.3):
+        for whole_t in np.arange(0.05, 0.95, 0.025):
+            for piece_t in np.arange(whole_t, 1.0, 0.05):
+                recall, worst, false = rates(a, whole_t, piece_t, veto)
+                if recall >= TARGET_RECALL and worst >= WORST_KIND_RECALL and (best is None or false < best[3]):
+                    best = (float(whole_t), float(piece_t), veto, false, recall, worst)
     assert best is not None, "no thresholds reach the target recall"
-    whole_t, piece_t, veto, floor, false, recall, worst = best
-    return whole_t, piece_t, veto, floor, {"crisis_recall": round(recall, 4), "worst_kind_recall": round(worst, 4),
-                                           "near_miss_flagged": round(false, 4)}
+    whole_t, piece_t, veto, false, recall, worst = best
+    return whole_t, piece_t, veto, {"crisis_recall": round(recall, 4), "worst_kind_recall": round(worst, 4),
+                                    "near_miss_flagged": round(false, 4)}
 
 
 def main() -> int:
@@ -171,7 +171,7 @@ def main() -> int:
         recall, worst, false = rates({**arrays, "ruled": np.zeros_like(arrays["ruled"])}, t, 1.1, 0.0)
         print(f"model alone, whole message {t}: recall {recall:.3f} (worst kind {worst:.3f}), "
               f"near misses flagged {false:.3f}", file=sys.stderr)
-    whole_t, piece_t, veto, floor, report = choose(results)
+    whole_t, piece_t, veto, report = choose(results)
     risk = fit(texts, x, [r["label"] for r in rows])
     np.savez_compressed(
         MODELS_DIR / "risk.npz", embedding_weights=risk.embedding_weights, word_weights=risk.word_weights,
@@ -187,7 +187,6 @@ def main() -> int:
         "concern_threshold": 0.5,
         "rule_veto": veto,
         "rule_veto_past": PAST_VETO,
-        "rule_floor": floor,
         "trained_on": {w: sum(r["writer"] == w for r in rows) for w in sorted({r["writer"] for r in rows})},
         "leave_one_writer_out": report,
         "regularisation_C": C,
