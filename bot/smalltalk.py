@@ -53,7 +53,7 @@ _WORDS: tuple[tuple[str, frozenset[str]], ...] = (
     ("bye", frozenset("bye goodbye byee night goodnight".split())),
     ("acknowledge", frozenset("ok okay k kk lol haha yes yeah yep no nope nah fine cool sure great".split())),
 )
-_FILLER = frozenset("""a an and are is it its so much very really you u r ur how there good anyone anybody someone
+_FILLER = frozenset("""a an and are is it its so much very really you u r ur how there good anyone anybody someone yet
     all im i am me my this that just thats x xx xxx or real talking to again then oh ah""".split())
 _KNOWN = frozenset().union(*(vocabulary for _, vocabulary in _WORDS)) | _FILLER
 MAX_WORDS = 7

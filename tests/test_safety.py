@@ -157,7 +157,7 @@ def test_out_of_scope_replies_keep_their_safety_advice_on_sms(bundled_replies: R
     assert away.kind == "out-of-area" and render(away).endswith(DANGER_FOOTER)
 
 
-@pytest.mark.parametrize("text", ["hello again", "ok thanks", "hiya", "are you a bot", "thank you so much x", "menu"])
+@pytest.mark.parametrize("text", ["hello again", "hello yet again", "ok thanks", "hiya", "are you a bot", "thank you so much x", "menu"])
 def test_greetings_and_thanks_carry_no_risk_of_their_own(bundled_replies: Replies, text: str) -> None:
     """A whole message of small-talk words is never a crisis or a concern, whatever the model makes of two words."""
     assert bundled_replies.assess(text).tier is None
