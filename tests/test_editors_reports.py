@@ -14,6 +14,7 @@ import yaml
 from bot.cli import main
 from bot.editors.auth import verify_password
 from bot.editors.grouping import group_questions
+from bot.feedback import DETAIL_KIND
 from bot.editors.reports import (LoggedQuestion, ReportError, feedback_report, iso_week, open_log, parse_since,
                                  unanswered_questions, weekly_stats)
 from bot.matcher import THRESHOLDS
@@ -113,6 +114,20 @@ async def test_feedback_worst_first_with_the_questions(store: SQLiteStore) -> No
     assert rows[1].no_questions == ["ehcp for adults"]
 
 
+async def test_feedback_shows_what_parents_said_was_missing(store: SQLiteStore) -> None:
+    """After a "no", the words about what was missing are listed under the answer's topic, redacted as logged."""
+    row = await store.log(LogRecord("telegram", "p1", "respite in the holidays", "answer", "short-breaks", 0.8, at=ago(2)))
+    assert await store.record_feedback(row, "p1", False)
+    await store.log(LogRecord("telegram", "p1", "nothing about holiday clubs", "smalltalk", "short-breaks",
+                              kind=DETAIL_KIND, at=ago(1)))
+    await store.log(LogRecord("telegram", "p2", "an old detail", "smalltalk", "short-breaks", kind=DETAIL_KIND,
+                              at=ago(40)))
+    with open_log(store.path) as db:
+        [entry] = feedback_report(db, parse_since("30d"))
+    assert entry.topic == "short-breaks" and entry.not_helpful == 1
+    assert entry.missing == ["nothing about holiday clubs"] and entry.as_dict()["missing"] == entry.missing
+
+
 async def test_weekly_stats(store: SQLiteStore) -> None:
     """Stats count messages, outcomes, topics and channels per ISO week, the answer rate and crisis replies."""
     monday = (NOW - dt.timedelta(days=NOW.weekday() + 14)).replace(hour=12, minute=0, second=0)
@@ -163,7 +178,7 @@ async def test_cli_feedback_and_stats_json(store: SQLiteStore, small_kb: Path, c
     assert main(["editors", "feedback", "--json", *args]) == 0
     (entry,) = json.loads(capsys.readouterr().out)
     assert entry == {"topic": "short-breaks", "title": "Short breaks", "helpful": 0, "not_helpful": 1,
-                     "not_helpful_rate": 1.0, "no_questions": ["respite over summer"]}
+                     "not_helpful_rate": 1.0, "no_questions": ["respite over summer"], "missing": []}
     assert main(["editors", "stats", "--json", "--since", "4w", *args]) == 0
     (week,) = json.loads(capsys.readouterr().out)
     assert week["messages"] == 1 and week["answer_rate"] == 1.0 and week["crisis"] == 0

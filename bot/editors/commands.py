@@ -127,14 +127,14 @@ def _unanswered_table(groups: list[dict], out: TextIO) -> None:
               " | needs-answer GROUP; editors undo ACTION\n")
 
 
-FEEDBACK_CSV = ["topic", "title", "helpful", "not_helpful", "not_helpful_rate", "no_questions"]
+FEEDBACK_CSV = ["topic", "title", "helpful", "not_helpful", "not_helpful_rate", "no_questions", "missing"]
 
 
 def feedback(args: argparse.Namespace, settings: Settings) -> int:
     rows = [r.as_dict() for r in _feedback(settings, args.since)]
     return _emit(args, rows, FEEDBACK_CSV, lambda r: [
         r["topic"], r["title"] or "", r["helpful"], r["not_helpful"], r["not_helpful_rate"],
-        " | ".join(r["no_questions"])], _feedback_table)
+        " | ".join(r["no_questions"]), " | ".join(r["missing"])], _feedback_table)
 
 
 def _feedback_table(rows: list[dict], out: TextIO) -> None:
@@ -146,6 +146,8 @@ def _feedback_table(rows: list[dict], out: TextIO) -> None:
         out.write(f"{r['not_helpful']:>4} {r['helpful']:>4}  {r['topic']}  {r['title'] or ''}\n")
         for question in r["no_questions"]:
             out.write(f"{'':>11}\"no\" after: {_clip(question, 70)}\n")
+        for said in r["missing"]:
+            out.write(f"{'':>11}missing: {_clip(said, 70)}\n")
 
 
 STATS_OUTCOMES = ("answer", "clarify", "unanswered", "smalltalk", "crisis")

@@ -105,10 +105,12 @@ def feedback_table(rows: list[EntryFeedback]) -> str:
     body = "".join(
         f'<tr><td>{e(r.title or r.topic)}<br><span class="muted">{e(r.topic)}</span></td>'
         f'<td class="n">{r.not_helpful}</td><td class="n">{r.helpful}</td><td><ul class="examples">'
-        + "".join(f"<li>{e(q)}</li>" for q in r.no_questions) + "</ul></td></tr>"
+        + "".join(f"<li>{e(q)}</li>" for q in r.no_questions) + '</ul></td><td><ul class="examples">'
+        + "".join(f"<li>{e(m)}</li>" for m in r.missing) + "</ul></td></tr>"
         for r in rows)
     return ("<table><thead><tr><th>Answer</th><th>Not helpful</th><th>Helpful</th>"
-            f"<th>Asked before a \u201cno\u201d</th></tr></thead><tbody>{body}</tbody></table>")
+            f"<th>Asked before a \u201cno\u201d</th><th>What was missing (parents\u2019 words)</th></tr></thead>"
+            f"<tbody>{body}</tbody></table>")
 
 
 def stats_table(weeks: list[WeekStats]) -> str:

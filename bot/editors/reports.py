@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..noise import is_noise
+from ..feedback import DETAIL_KIND
 
 # Unanswered rows with these kinds were handled on purpose (another council's area, a
 # question the knowledge base marks out of scope) or were never questions (a command, a
@@ -122,6 +123,7 @@ class EntryFeedback:
     not_helpful: int = 0
     no_questions: list[str] = field(default_factory=list)  # what was asked when the answer did not help
     title: str | None = None
+    missing: list[str] = field(default_factory=list)  # what parents said was missing, after a "no" (redacted)
 
     @property
     def votes(self) -> int:
@@ -134,7 +136,7 @@ class EntryFeedback:
     def as_dict(self) -> dict:
         return {"topic": self.topic, "title": self.title, "helpful": self.helpful,
                 "not_helpful": self.not_helpful, "not_helpful_rate": round(self.not_helpful_rate, 3),
-                "no_questions": self.no_questions}
+                "no_questions": self.no_questions, "missing": self.missing}
 
 
 def _worse_bound(bad: int, total: int, z: float = 1.96) -> float:
@@ -163,6 +165,13 @@ def feedback_report(db: sqlite3.Connection, since: dt.datetime) -> list[EntryFee
         entry.not_helpful += 1
         if row["text"] not in entry.no_questions and len(entry.no_questions) < MAX_NO_QUESTIONS:
             entry.no_questions.append(row["text"])
+    details = db.execute(
+        "SELECT topic, text FROM messages WHERE kind = ? AND at >= ? AND topic IS NOT NULL AND text != ''"
+        " ORDER BY at DESC, id DESC", (DETAIL_KIND, _iso(since))).fetchall()
+    for row in details:
+        entry = by_topic.setdefault(row["topic"], EntryFeedback(row["topic"]))
+        if row["text"] not in entry.missing and len(entry.missing) < MAX_NO_QUESTIONS:
+            entry.missing.append(row["text"])
     return sorted(by_topic.values(),
                   key=lambda e: (-_worse_bound(e.not_helpful, e.votes), -e.not_helpful, e.topic))
 
