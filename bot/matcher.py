@@ -65,9 +65,6 @@ class Thresholds:
     # A passage of a long message can stand for the message, discounted because the
     # rest of the message may change its meaning.
     passage_weight: float = 0.8
-    # ...and a passage that asks something ("how do I...", "can they...", "...?") counts more
-    # than one that tells the background: in a story the question is what wants answering.
-    question_passage_weight: float = 0.8
     # How much the trained model's probability counts against the cosine similarity.
     model_weight: float = 0.5
     # The model's starting weight of a small word ("how", "your") against a meaningful one.
@@ -81,8 +78,6 @@ class Thresholds:
     semantic_floor: float = 0.3
     # A single sentence of a long message, against the message as a whole.
     semantic_piece_weight: float = 0.9
-    # A sentence that asks, against the message as a whole (see question_passage_weight).
-    semantic_question_weight: float = 0.9
 
 
 # Word-based scores only: what a matcher without the embedding model uses.
@@ -363,7 +358,7 @@ class Matcher:
         combined += t.model_weight * self._model.probabilities(_model_features(tokens, t.small_word))
         return combined
 
-    def _passages(self, text: str) -> tuple[list[str], list[tuple[list[str], bool]]]:
+    def _passages(self, text: str) -> tuple[list[str], list[list[str]]]:
         """A long message's words, and its sentences in pairs: parents often bury the question in a story.
 
         Each sentence is read once and the passages are joined from its words, so a long
@@ -374,19 +369,17 @@ class Matcher:
             return self.tokens(text), []
         read = [self.tokens(s) for s in sentences]
         whole = [t for sentence in read for t in sentence]
-        asks = [asks_something(s) for s in sentences]
-        return whole, [(read[i] + (read[i + 1] if i + 1 < len(read) else []), asks[i] or (i + 1 < len(read) and asks[i + 1]))
-                       for i in range(len(read))]
+        return whole, [read[i] + (read[i + 1] if i + 1 < len(read) else []) for i in range(len(read))]
 
     def rank(self, text: str, limit: int = 5) -> list[Candidate]:
         if not self.entries:
             return []
         whole, passages = self._passages(text)
         combined = self._scores(whole)
-        for passage, asks in passages:
+        for passage in passages:
             found = self._scores(passage)
             if found is not None:
-                found *= self.thresholds.question_passage_weight if asks else self.thresholds.passage_weight
+                found *= self.thresholds.passage_weight
                 combined = found if combined is None else np.maximum(combined, found)
         if combined is None:
             return []
@@ -406,10 +399,8 @@ class Matcher:
         vectors = self.encoder.embed(parts)
         similarity = np.maximum.reduceat(self._embedded @ unit_mean(vectors), self._starts)
         if len(parts) > 1:
-            weights = np.array([t.semantic_question_weight if asks_something(p) else t.semantic_piece_weight
-                                for p in parts], dtype=np.float32)
-            each = (np.maximum.reduceat(self._embedded @ vectors.T, self._starts, axis=0) * weights).max(axis=1)
-            similarity = np.maximum(similarity, each)
+            each = np.maximum.reduceat(self._embedded @ vectors.T, self._starts, axis=0).max(axis=1)
+            similarity = np.maximum(similarity, t.semantic_piece_weight * each)
         return np.clip((similarity - t.semantic_floor) / (1 - t.semantic_floor), 0.0, 1.0)
 
     def questions(self, text: str) -> list[str]:

@@ -123,6 +123,19 @@ async def devtools_page_url(profile: Path) -> str:
     return next(t["webSocketDebuggerUrl"] for t in targets if t["type"] == "page")
 
 
+async def submit_password(tab: DevTools, password: str, timeout: float) -> None:
+    """Type the password into the login form on the open page and press Enter, as a person would."""
+    root = (await tab.call("DOM.getDocument"))["root"]
+    field = await tab.call("DOM.querySelector", nodeId=root["nodeId"], selector="#password")
+    await tab.call("DOM.focus", nodeId=field["nodeId"])
+    await tab.call("Input.insertText", text=password)
+    tab.events.clear()
+    for kind in ("keyDown", "keyUp"):
+        await tab.call("Input.dispatchKeyEvent", type=kind, key="Enter", code="Enter", windowsVirtualKeyCode=13,
+                       text="\r")
+    await asyncio.wait_for(tab.event("Page.loadEventFired"), timeout)
+
+
 def png_size(data: bytes) -> tuple[int, int]:
     assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
     return struct.unpack(">II", data[16:24])
@@ -166,15 +179,7 @@ async def test_log_in_and_see_the_reports(chromium: str, server: str, tmp_path: 
             before = await tab.html()
             assert 'type="password"' in before and "zebra" not in before
 
-            root = (await tab.call("DOM.getDocument"))["root"]
-            field = await tab.call("DOM.querySelector", nodeId=root["nodeId"], selector="#password")
-            await tab.call("DOM.focus", nodeId=field["nodeId"])
-            await tab.call("Input.insertText", text=PASSWORD)
-            tab.events.clear()
-            for kind in ("keyDown", "keyUp"):
-                await tab.call("Input.dispatchKeyEvent", type=kind, key="Enter", code="Enter",
-                               windowsVirtualKeyCode=13, text="\r")
-            await asyncio.wait_for(tab.event("Page.loadEventFired"), 15)
+            await submit_password(tab, PASSWORD, timeout=15)
 
             after = await tab.html()
             assert SECRET_QUESTION in after, after[:2000]

@@ -15,7 +15,8 @@ import pytest
 
 from bot.editors.auth import hash_password
 from bot.web import create_app
-from test_editors_browser import CHROMIUM_FLAGS, DevTools, chromium, devtools_page_url  # noqa: F401 (a fixture)
+from test_editors_browser import (CHROMIUM_FLAGS, DevTools, chromium, devtools_page_url,  # noqa: F401 (a fixture)
+                                  submit_password)
 from twilio_client import Phone, make_signpost, running, settings_for
 
 pytest.importorskip("websockets.asyncio.client", reason="the test extra's websockets is missing")
@@ -40,15 +41,7 @@ async def click(tab: DevTools, selector: str) -> None:
 
 async def log_in(tab: DevTools, server: str) -> None:
     await tab.goto(f"{server}/editors")
-    root = (await tab.call("DOM.getDocument"))["root"]
-    field = await tab.call("DOM.querySelector", nodeId=root["nodeId"], selector="#password")
-    await tab.call("DOM.focus", nodeId=field["nodeId"])
-    await tab.call("Input.insertText", text=PASSWORD)
-    tab.events.clear()
-    for kind in ("keyDown", "keyUp"):
-        await tab.call("Input.dispatchKeyEvent", type=kind, key="Enter", code="Enter", windowsVirtualKeyCode=13,
-                       text="\r")
-    await asyncio.wait_for(tab.event("Page.loadEventFired"), 30)
+    await submit_password(tab, PASSWORD, timeout=30)
 
 
 def row(page: str, text: str) -> str:

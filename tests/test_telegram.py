@@ -88,6 +88,16 @@ def callbacks(call) -> list[str]:
     return [b["callback_data"] for b in call.buttons]
 
 
+async def answer_and_press_feedback(fake, helpful: bool):
+    """Ask "what is an ehcp" and press its Yes or No button: (the button's data, the edited keyboard)."""
+    await fake.send_text(CHAT, "what is an ehcp")
+    [answer] = await fake.wait_for("sendMessage")
+    pressed = next(d for d in callbacks(answer) if d.startswith("f:") and d.endswith(":1" if helpful else ":0"))
+    await fake.press(CHAT, pressed)
+    [edited] = await fake.wait_for("editMessageReplyMarkup")
+    return pressed, edited
+
+
 async def test_start_gets_the_welcome_and_the_topic_menu(settings: Settings) -> None:
     """/start gets the two-sentence welcome with one button per menu group; the commands are registered."""
     async with polling_bot(settings) as (fake, _):
@@ -167,11 +177,7 @@ async def test_a_too_long_topic_id_is_hashed_into_64_bytes_and_still_works(setti
 async def test_no_feedback_is_stored_in_the_sqlite_file(settings: Settings) -> None:
     """Pressing "No" stores helpful=0 against the answer, thanks the parent and removes the Yes/No row."""
     async with polling_bot(settings) as (fake, signpost):
-        await fake.send_text(CHAT, "what is an ehcp")
-        [answer] = await fake.wait_for("sendMessage")
-        no = next(d for d in callbacks(answer) if d.startswith("f:") and d.endswith(":0"))
-        await fake.press(CHAT, no)
-        [edited] = await fake.wait_for("editMessageReplyMarkup")
+        no, edited = await answer_and_press_feedback(fake, helpful=False)
         [thanks] = await fake.wait_for("answerCallbackQuery")
     log_id = int(no.split(":")[1])
     assert rows(settings.db_path, "SELECT message_id, sender, helpful FROM feedback") == [
@@ -185,11 +191,7 @@ async def test_no_offers_related_topics_the_menu_and_advice_then_keeps_what_was_
     menu, SENDIASS and the Local Offer from the services directory, and asks what was missing; the parent's
     next words are logged redacted as feedback detail and thanked; a related button still answers."""
     async with polling_bot(settings) as (fake, signpost):
-        await fake.send_text(CHAT, "what is an ehcp")
-        [answer] = await fake.wait_for("sendMessage")
-        no = next(d for d in callbacks(answer) if d.startswith("f:") and d.endswith(":0"))
-        await fake.press(CHAT, no)
-        [edited] = await fake.wait_for("editMessageReplyMarkup")
+        _, edited = await answer_and_press_feedback(fake, helpful=False)
         [_, offer] = await fake.wait_for("sendMessage", 2)
         await fake.send_text(CHAT, "nothing on how long it takes, email me at jo@example.com")
         [*_, thanks] = await fake.wait_for("sendMessage", 3)
@@ -209,11 +211,7 @@ async def test_no_offers_related_topics_the_menu_and_advice_then_keeps_what_was_
 async def test_yes_keeps_the_related_topics_usable(settings: Settings) -> None:
     """After "Yes" only the Yes/No row goes; the related-topic button on the answer still answers that topic."""
     async with polling_bot(settings) as (fake, _):
-        await fake.send_text(CHAT, "what is an ehcp")
-        [answer] = await fake.wait_for("sendMessage")
-        yes = next(d for d in callbacks(answer) if d.startswith("f:") and d.endswith(":1"))
-        await fake.press(CHAT, yes)
-        [edited] = await fake.wait_for("editMessageReplyMarkup")
+        _, edited = await answer_and_press_feedback(fake, helpful=True)
         await fake.press(CHAT, callbacks(edited)[0])
         [_, picked] = await fake.wait_for("sendMessage", 2)
     assert callbacks(edited) == ["t:ehcp-request"] and len(fake.sent(CHAT)) == 2
