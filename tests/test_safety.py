@@ -103,7 +103,7 @@ def test_unanswered_and_clarify_end_with_the_999_line_on_every_channel(small_rep
     for reply in (unanswered, clarify):
         assert render(reply).endswith(DANGER_FOOTER)
         [body] = sms_bodies(reply)
-        assert DANGER_FOOTER in body and segments(body) <= 3
+        assert DANGER_FOOTER in body and segments(body) <= 2
         assert DANGER_FOOTER in "".join(render_html(reply))
 
 

@@ -1,6 +1,8 @@
 """Rendering replies as SMS and WhatsApp: GSM-7, segment budgets, numbered choices, 1,600-character bodies."""
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import given, strategies as st
 
@@ -11,6 +13,7 @@ from bot.channels.sms import (
 )
 from bot.channels.sms_parts import NEXT_PART, PART_SEGMENTS, THE_END, TOTAL_SEGMENTS, paginate
 from bot.contacts import UNCONFIRMED
+from bot.conversation import Conversation
 from bot.emergency import DANGER_FOOTER
 from bot.gsm7 import is_gsm7, segments, septets
 from bot.messages import Choice, Contact, Reply
@@ -163,20 +166,54 @@ def test_every_bundled_answer_fits_two_segments(bundled_replies: Replies) -> Non
         assert is_gsm7(body) and segments(body) <= 2, (entry.id, body)
 
 
-def test_menu_and_every_group_fit_three_segments(bundled_replies: Replies) -> None:
-    """The topic menu and every group list all their options, numbered, within three segments."""
-    menus = [bundled_replies.menu()] + [bundled_replies.group(g.id) for g in bundled_replies.knowledge.groups]
-    for menu in menus:
-        [body] = sms_bodies(menu)
-        assert is_gsm7(body) and segments(body) <= 3, body
-        assert f"{len(menu.choices)}. " in body
+def sms_menu_lines(body: str) -> dict[str, str]:
+    """The numbered lines of a menu as a parent reads them: number -> title."""
+    return dict(re.findall(r"^(\d+)\. (.+)$", body, flags=re.MULTILINE))
+
+
+def test_every_topic_can_be_reached_from_the_sms_menu_in_two_segments_a_message(bundled_replies: Replies) -> None:
+    """A parent who texts MENU, then a group's number, then a topic's number, can reach every topic of the
+    bundled base; every menu on the way is GSM-7 within two segments, with every title whole."""
+    conversation, reached = Conversation(bundled_replies), set()
+    [menu] = sms_bodies(conversation.reply_to("parent", "MENU"))
+    groups = sms_menu_lines(menu)
+    assert len(groups) == len(bundled_replies.knowledge.groups) and segments(menu) <= 2 and is_gsm7(menu)
+    for number in groups:
+        conversation.reply_to("parent", "MENU")
+        [group] = sms_bodies(conversation.reply_to("parent", number))
+        topics = sms_menu_lines(group)
+        assert is_gsm7(group) and segments(group) <= 2 and "..." not in group, group
+        for pick in topics:
+            conversation.reply_to("parent", "MENU")
+            conversation.reply_to("parent", number)
+            answer = conversation.reply_to("parent", pick)
+            assert answer.outcome == "answer" and answer.title == topics[pick], (number, pick)
+            reached.add(answer.topic)
+    assert "..." not in menu
+    assert reached == {e.id for e in bundled_replies.knowledge.entries if e.answers}
+
+
+def test_nothing_more_lists_every_group_whole_in_two_segments(bundled_replies: Replies) -> None:
+    """MORE with nothing to expand offers the whole menu on SMS, every group title whole, in two segments."""
+    [body] = sms_bodies(bundled_replies.nothing_more())
+    assert is_gsm7(body) and segments(body) <= 2 and "..." not in body
+    assert list(sms_menu_lines(body).values()) == [g.title for g in bundled_replies.knowledge.groups]
+
+
+def test_a_group_too_big_for_two_segments_is_cut_not_sent_longer() -> None:
+    """A knowledge base with a dozen long topics in one group still gets every option, numbered, within
+    two segments: the longest titles are cut at a word."""
+    choices = tuple(Choice(f"t{n}", f"A long topic title number {n} about support in school") for n in range(12))
+    [body] = sms_bodies(Reply("smalltalk", "School: pick a topic.", choices=choices, kind="menu"))
+    assert is_gsm7(body) and segments(body) <= 2 and len(sms_menu_lines(body)) == 12
+    assert body.endswith("Reply with a number from 1 to 12.")
 
 
 @pytest.mark.parametrize("kind", ["greeting", "help", "thanks", "empty", "menu"])
 def test_smalltalk_fits(bundled_replies: Replies, kind: str) -> None:
-    """Small talk replies are GSM-7 within two segments (the menu within three)."""
+    """Small talk replies, the menu included, are GSM-7 within two segments."""
     [body] = sms_bodies(bundled_replies.smalltalk(kind))
-    assert is_gsm7(body) and segments(body) <= (3 if kind == "menu" else 2)
+    assert is_gsm7(body) and segments(body) <= 2
 
 
 def test_a_clarify_of_the_longest_bundled_titles_fits_two_segments(bundled_replies: Replies) -> None:

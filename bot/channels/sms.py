@@ -1,7 +1,7 @@
 """Render a `Reply` as text messages: SMS (GSM-7, every segment costs) and WhatsApp.
 
 SMS: the short answer, the contacts that fit, and "Reply MORE for the next part.", in at
-most two GSM-7 segments (three when there are numbered choices to show). Each MORE then
+most two GSM-7 segments, numbered choices and menus included. Each MORE then
 sends the next part of the full answer (sms_parts.py): two segments a part, six for the
 whole answer. WhatsApp gets the same replies and parts, keeping its typography (a part
 that needs UCS-2 is measured as UCS-2). Twilio refuses a body over 1,600 characters.
@@ -21,10 +21,12 @@ from .sms_parts import NEXT_PART, THE_END, answer_parts, cut_at_word, needed_seg
 
 MAX_BODY = 1_600  # Twilio's limit for one message body
 ANSWER_SEGMENTS = 2
-# A menu shows every topic of a group (up to a dozen): three segments keep the titles readable and cost
-# less than paging it with MORE. A clarify's two or three options fit two segments, titles cut if need be.
-CHOICE_SEGMENTS = 3
-MENU_KINDS = ("menu", "nothing-more")
+# Menus and clarifies too: knowledge/groups.yaml keeps each group small enough for its titles to fit whole,
+# and a clarify's two or three options fit, titles cut if need be.
+CHOICE_SEGMENTS = 2
+GROUP_PREFIX = "group:"
+# The topic menu lists every group (a dozen): on SMS a short heading leaves room for each title whole.
+MENU_HEADINGS = {"menu": "Pick a topic:", "nothing-more": "Nothing more. Pick a topic:"}
 MORE_FOOTER = NEXT_PART
 HELP_SMS = (
     "SEND Signpost answers questions about support for children with SEND in Herefordshire. "
@@ -160,6 +162,13 @@ def _gsm7_reply(reply: Reply) -> Reply:
     )
 
 
+def _heading(reply: Reply) -> str:
+    """The line above numbered choices: the short SMS heading when they are the menu's groups."""
+    if reply.kind in MENU_HEADINGS and all(c.id.startswith(GROUP_PREFIX) for c in reply.choices):
+        return MENU_HEADINGS[reply.kind]
+    return reply.text
+
+
 def _sms_text(reply: Reply) -> str:
     if reply.outcome == "crisis":
         return reply.text  # written to fit two segments; safety beats cost if a local line makes it longer
@@ -168,8 +177,7 @@ def _sms_text(reply: Reply) -> str:
     if reply.kind == "greeting":
         return _fit(reply.text, [], GREETING_NEXT, ANSWER_SEGMENTS)
     if reply.choices:
-        count = CHOICE_SEGMENTS if reply.kind in MENU_KINDS else ANSWER_SEGMENTS
-        return _fit_choices(reply.text, reply.choices, count, reply.footer or "")
+        return _fit_choices(_heading(reply), reply.choices, CHOICE_SEGMENTS, reply.footer or "")
     head = reply.short or reply.text
     # A confirmed number the text already gives is not worth paying for twice.
     contacts = [line for c in reply.contacts
