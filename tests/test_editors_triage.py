@@ -35,7 +35,7 @@ async def seed(store: SQLiteStore) -> None:
     for i, text in enumerate(DENTIST + NOISE + [GIBBERISH, "what time does tesco close"]):
         await store.log(LogRecord("sms" if i % 2 else "telegram", f"p{i}", text, "unanswered"))
     await store.log(LogRecord("sms", "c", "good private dentist for autistic children", "unanswered",
-                              kind="out-of-scope"))
+                              score=0.6, kind="out-of-scope"))  # a sure catch: above the answer threshold
 
 
 def cli(capsys: pytest.CaptureFixture, db: Path, kb: Path, *args: str) -> tuple[int, str, str]:

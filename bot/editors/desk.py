@@ -63,7 +63,8 @@ class Desk:
             raise ReportError(str(exc)) from None
         with closing(db):
             embed = (lambda qs: question_vectors(db, matcher.encoder, qs)) if matcher.encoder is not None else None
-            return {section: group_questions(unanswered_questions(db, start, section), matcher, embed=embed,
+            sure = matcher.thresholds.answer  # a catch below what an answer needs was not sure: editors see it
+            return {section: group_questions(unanswered_questions(db, start, section, sure), matcher, embed=embed,
                                              section=section, place_limit=place_limit)
                     for section in sections}
 

@@ -3,9 +3,12 @@
 Each distinct wording gets two vectors: the matcher's own words (lexicon applied, spelling
 corrected, stems and stem pairs) weighted by TF-IDF over the questions themselves, and,
 where the bot has the sentence model, its sentence vector (cached in the log, so each
-question is embedded once: bot/editors/vectors.py). Their similarity is the weighted sum
-of the two cosines. The most asked wordings lead: each leader takes every not yet grouped
-wording close enough to it. Only near neighbours are compared: all pairs for a few
+question is embedded once: bot/editors/vectors.py). Two wordings are close when the weighted
+sum of the two cosines reaches SIMILAR, or when their sentence vectors are much closer to
+each other than to what the knowledge base already answers (RELATIVE_SIMILAR, below): a gap's
+wordings ("eats paper and soil", "keeps eating chalk and stones") share no word the matcher
+knows, and their plain cosine is no higher than that of any two questions about a child.
+The most asked wordings lead: each leader takes every not yet grouped wording close to it. Only near neighbours are compared: all pairs for a few
 thousand wordings, and beyond that the neighbours faiss's HNSW graph finds, which grows
 as n log n (benchmarks/grouping.py prints the time for 10,000 questions).
 """
@@ -30,6 +33,14 @@ from .reports import LoggedQuestion
 SIMILAR = 0.45  # combined similarity at which a wording joins a leader's group (tuned by hand: see tests)
 BIGRAM_WEIGHT = 0.5  # a pair of adjacent words sharpens a match; it does not decide it
 SEMANTIC_WEIGHT = 0.5  # the sentence vector's share of the similarity, when there is one
+# Sentence vectors of questions about children sit close to one another and to the whole knowledge
+# base (a hub). So each cosine is also read against how crowded the two questions' neighbourhoods in
+# the knowledge base are: 2 cos(a, b) - crowd(a) - crowd(b), crowd being the mean cosine to the
+# BACKGROUND nearest phrasings (CSLS, Conneau et al. 2018, "Word translation without parallel data").
+# RELATIVE_SIMILAR was chosen on the knowledge base's own phrasings, each entry in turn taken out as a
+# gap, for nine in ten pairs so close to be the same entry's: benchmarks/grouping_calibration.py.
+RELATIVE_SIMILAR = 0.2
+BACKGROUND = 10
 MAX_EXAMPLES = 5
 MAX_NEAREST = 3
 EXACT_LIMIT = 2500  # up to this many distinct wordings every pair is compared
@@ -133,36 +144,85 @@ def lexical_vectors(features: Sequence[list[str]], matcher: Matcher | None) -> s
     return normalize(found).tocsr().astype(np.float32)
 
 
+# ------------------------------------------------------------------ closeness
+
+_BACKGROUND: "weakref.WeakKeyDictionary[Matcher, np.ndarray]" = weakref.WeakKeyDictionary()
+CROWD_CHUNK = 2048  # questions compared with the knowledge base at a time (2048 x 2,500 cosines)
+
+
+def background(matcher: Matcher) -> np.ndarray | None:
+    """Unit sentence vectors of the knowledge base's titles and questions (the encoder keeps them)."""
+    if matcher.encoder is None:
+        return None
+    if matcher not in _BACKGROUND:
+        texts = [text for entry in matcher.entries for text in (entry.title, *entry.questions)]
+        vectors = matcher.encoder.embed_phrasings(texts).astype(np.float32)
+        _BACKGROUND[matcher] = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-9)
+    return _BACKGROUND[matcher]
+
+
+def crowding(meaning: np.ndarray, base: np.ndarray) -> np.ndarray:
+    """Each wording's mean cosine to its BACKGROUND nearest phrasings of the knowledge base."""
+    k = min(BACKGROUND, len(base))
+    crowd = np.zeros(len(meaning), dtype=np.float32)
+    if not k:
+        return crowd
+    for start in range(0, len(meaning), CROWD_CHUNK):
+        near = meaning[start:start + CROWD_CHUNK] @ base.T
+        crowd[start:start + CROWD_CHUNK] = np.partition(near, len(base) - k, axis=1)[:, -k:].mean(axis=1)
+    return crowd
+
+
+@dataclass(frozen=True)
+class Closeness:
+    """How close two wordings are, as a margin: at 0 or above they belong in one group.
+    The better of two readings: the weighted cosines against SIMILAR, and (with a crowding)
+    the sentence cosine read against the knowledge base around each, against RELATIVE_SIMILAR."""
+
+    lexical: sparse.csr_matrix
+    meaning: np.ndarray | None
+    weight: float
+    similar: float
+    crowd: np.ndarray | None = None
+
+    def pairs(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        """The margin of each pair (rows[i], cols[i]), a slice at a time: gathering the sentence
+        vectors of 160,000 pairs at once would take half a gigabyte."""
+        scores = np.empty(len(rows), dtype=np.float32)
+        for start in range(0, len(rows), PAIR_CHUNK):
+            r, c = rows[start:start + PAIR_CHUNK], cols[start:start + PAIR_CHUNK]
+            words = np.asarray(self.lexical[r].multiply(self.lexical[c]).sum(axis=1)).ravel()
+            cosine = np.einsum("ij,ij->i", self.meaning[r], self.meaning[c]) if self.meaning is not None else 0.0
+            scores[start:start + PAIR_CHUNK] = self._margin(words, cosine, r, c)
+        return scores
+
+    def matrix(self) -> np.ndarray:
+        """Every pair's margin, for a few thousand wordings."""
+        words = (self.lexical @ self.lexical.T).toarray()
+        cosine = self.meaning @ self.meaning.T if self.meaning is not None else 0.0
+        index = np.arange(words.shape[0])
+        return self._margin(words, cosine, index[:, None], index[None, :])
+
+    def _margin(self, words: np.ndarray, cosine: "np.ndarray | float", r: np.ndarray, c: np.ndarray) -> np.ndarray:
+        margin = (1 - self.weight) * words + self.weight * cosine - self.similar
+        if self.crowd is None or self.meaning is None:
+            return margin
+        return np.maximum(margin, 2 * cosine - self.crowd[r] - self.crowd[c] - RELATIVE_SIMILAR)
+
+
 # ------------------------------------------------------------------ neighbours
 
 Pairs = tuple[np.ndarray, np.ndarray, np.ndarray, "Callable[[int, np.ndarray], np.ndarray] | None"]
 
 
-def _similarity(lexical: sparse.csr_matrix, meaning: np.ndarray | None, weight: float,
-                rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-    """The combined similarity of each pair (rows[i], cols[i]), a slice at a time: gathering the
-    sentence vectors of 160,000 pairs at once would take half a gigabyte."""
-    scores = np.empty(len(rows), dtype=np.float32)
-    for start in range(0, len(rows), PAIR_CHUNK):
-        r, c = rows[start:start + PAIR_CHUNK], cols[start:start + PAIR_CHUNK]
-        part = (1 - weight) * np.asarray(lexical[r].multiply(lexical[c]).sum(axis=1)).ravel()
-        if meaning is not None:
-            part += weight * np.einsum("ij,ij->i", meaning[r], meaning[c])
-        scores[start:start + PAIR_CHUNK] = part
-    return scores
+def _pairs_exact(closeness: Closeness) -> Pairs:
+    margin = closeness.matrix()
+    np.fill_diagonal(margin, -np.inf)
+    rows, cols = np.nonzero(margin >= 0)
+    return rows, cols, margin[rows, cols], None  # every close pair is here: nothing to reach through others
 
 
-def _pairs_exact(lexical: sparse.csr_matrix, meaning: np.ndarray | None, weight: float, similar: float) -> Pairs:
-    similarity = (1 - weight) * (lexical @ lexical.T).toarray()
-    if meaning is not None:
-        similarity += weight * (meaning @ meaning.T)
-    np.fill_diagonal(similarity, 0.0)
-    rows, cols = np.nonzero(similarity >= similar)
-    return rows, cols, similarity[rows, cols], None  # every close pair is here: nothing to reach through others
-
-
-def _pairs_approximate(lexical: sparse.csr_matrix, meaning: np.ndarray | None, weight: float,
-                       similar: float) -> Pairs:
+def _pairs_approximate(closeness: Closeness) -> Pairs:
     """Each wording's NEIGHBOURS nearest in an HNSW graph over both vectors squeezed to PROJECTED
     dimensions, each pair scored exactly; and the exact score, for reaching a leader's wordings
     beyond its own nearest neighbours through those of its members."""
@@ -170,6 +230,7 @@ def _pairs_approximate(lexical: sparse.csr_matrix, meaning: np.ndarray | None, w
     from sklearn.random_projection import SparseRandomProjection
 
     faiss.omp_set_num_threads(1)  # two shared cores: threads cost more than they give here
+    lexical, meaning, weight = closeness.lexical, closeness.meaning, closeness.weight
     words = lexical.toarray() if lexical.shape[1] <= PROJECTED * 2 else \
         SparseRandomProjection(PROJECTED * 2, dense_output=True, random_state=0).fit_transform(lexical)
     parts = [np.sqrt(1 - weight) * words]
@@ -190,8 +251,8 @@ def _pairs_approximate(lexical: sparse.csr_matrix, meaning: np.ndarray | None, w
     cols = found.ravel()
     keep = (cols >= 0) & (cols != rows)
     rows, cols = rows[keep], cols[keep]
-    scores = _similarity(lexical, meaning, weight, rows, cols)
-    reach = lambda leader, items: _similarity(lexical, meaning, weight, np.full(len(items), leader), items)  # noqa: E731
+    scores = closeness.pairs(rows, cols)
+    reach = lambda leader, items: closeness.pairs(np.full(len(items), leader), items)  # noqa: E731
     return np.r_[rows, cols], np.r_[cols, rows], np.r_[scores, scores], reach  # both directions
 
 
@@ -245,9 +306,11 @@ def group_questions(questions: Iterable[LoggedQuestion], matcher: Matcher | None
     firsts = [by_key[k][0] for k in keys]
     lexical = lexical_vectors([found[q.text] for q in firsts], matcher)
     meaning = _meaning(firsts, matcher, embed)
-    weight = SEMANTIC_WEIGHT if meaning is not None else 0.0
+    base = background(matcher) if matcher is not None and meaning is not None else None
+    closeness = Closeness(lexical, meaning, SEMANTIC_WEIGHT if meaning is not None else 0.0, similar,
+                          crowding(meaning, base) if base is not None and meaning is not None else None)
     pairs = _pairs_exact if len(keys) <= EXACT_LIMIT else _pairs_approximate
-    leader = leaders(len(keys), similar, *pairs(lexical, meaning, weight, similar))
+    leader = leaders(len(keys), 0.0, *pairs(closeness))
     members: dict[int, list[LoggedQuestion]] = {}
     for index, key in enumerate(keys):
         members.setdefault(int(leader[index]), []).extend(by_key[key])

@@ -86,27 +86,38 @@ def has_table(db: sqlite3.Connection, name: str) -> bool:
     return db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)).fetchone() is not None
 
 
-def _section_filter(section: str, triaged: bool) -> tuple[str, tuple]:
-    """SQL for one list: the untriaged unanswered questions, the gaps kept for a new answer,
-    or what out-of-scope entries caught and no editor has looked at yet."""
+# A clarify the parent never picked from (their next message is not a pick) went unanswered too.
+_UNPICKED = ("(m.outcome = 'clarify' AND COALESCE((SELECT n.kind FROM messages n WHERE n.sender = m.sender"
+             " AND n.id > m.id ORDER BY n.id LIMIT 1), '') <> 'picked')")
+
+
+def _section_filter(section: str, triaged: bool, sure_catch: float) -> tuple[str, tuple]:
+    """SQL for one list: the untriaged unanswered questions (with the clarifies never picked from and
+    what an out-of-scope entry caught below `sure_catch`: the bot was not sure of those either), the
+    gaps kept for a new answer, or what out-of-scope entries caught surely and no editor has looked at yet."""
     handled = ",".join("?" * len(HANDLED_KINDS))
     untriaged = " AND m.id NOT IN (SELECT message_id FROM triage)" if triaged else ""
     if section == "unanswered":
-        return f" AND (m.kind IS NULL OR m.kind NOT IN ({handled})){untriaged}", HANDLED_KINDS
+        return (f" AND ((m.outcome = 'unanswered' AND (m.kind IS NULL OR m.kind NOT IN ({handled})"
+                f" OR (m.kind = 'out-of-scope' AND m.score < ?))) OR {_UNPICKED}){untriaged}",
+                (*HANDLED_KINDS, sure_catch))
     if section == "caught":
-        return f" AND m.kind = 'out-of-scope'{untriaged}", ()
+        return f" AND m.outcome = 'unanswered' AND m.kind = 'out-of-scope' AND m.score >= ?{untriaged}", (sure_catch,)
     if section == "gaps":
-        return (" AND m.id IN (SELECT message_id FROM triage WHERE state = 'gap')", ()) if triaged else (" AND 0", ())
+        return ((" AND m.outcome IN ('unanswered', 'clarify')"
+                 " AND m.id IN (SELECT message_id FROM triage WHERE state = 'gap')", ()) if triaged else (" AND 0", ()))
     raise ValueError(f"unknown section {section!r}")
 
 
-def unanswered_questions(db: sqlite3.Connection, since: dt.datetime, section: str = "unanswered") -> list[LoggedQuestion]:
-    """The questions of one list (SECTIONS), oldest first, noise left out (rows logged before it was marked too)."""
-    where, params = _section_filter(section, has_table(db, "triage"))
+def unanswered_questions(db: sqlite3.Connection, since: dt.datetime, section: str = "unanswered",
+                         sure_catch: float = 0.0) -> list[LoggedQuestion]:
+    """The questions of one list (SECTIONS), oldest first, noise left out (rows logged before it was marked too).
+    `sure_catch`: the score from which an out-of-scope entry's catch is sure (the matcher's answer threshold)."""
+    where, params = _section_filter(section, has_table(db, "triage"), sure_catch)
     rows = db.execute(
         "SELECT m.id, m.at, m.channel, m.text, EXISTS (SELECT 1 FROM feedback f WHERE f.sender = m.sender"
         " AND f.helpful = 0 AND julianday(f.at) BETWEEN julianday(m.at) AND julianday(m.at) + ?) AS no_after"
-        f" FROM messages m WHERE m.outcome = 'unanswered' AND m.at >= ?{where} ORDER BY m.at, m.id",
+        f" FROM messages m WHERE m.at >= ?{where} ORDER BY m.at, m.id",
         (NO_AFTER_DAYS, _iso(since), *params),
     ).fetchall()
     noise = {text: is_noise(text) for text in {r["text"] for r in rows}}  # each distinct text once
