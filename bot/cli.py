@@ -21,7 +21,12 @@ def _settings(args: argparse.Namespace) -> Settings:
     settings = Settings.from_env()
     changes = {}
     if getattr(args, "db", None):
-        changes["db_path"] = Path(args.db)
+        from .store import is_postgres_url, sqlite_path
+
+        if is_postgres_url(args.db):
+            changes["db_url"] = args.db
+        else:
+            changes["db_path"], changes["db_url"] = sqlite_path(args.db), None
     if getattr(args, "kb", None):
         changes["knowledge_dir"] = Path(args.kb)
     return dataclasses.replace(settings, **changes)
@@ -110,15 +115,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_purge(args: argparse.Namespace) -> int:
-    from .store import SQLiteStore
+    from .startup import without_credentials
+    from .store import open_store
 
     settings = _settings(args)
     days = args.days if args.days is not None else settings.retention_days
 
     async def main() -> int:
-        async with SQLiteStore(settings.db_path) as store:
+        store = await open_store(settings.database)
+        try:
             removed = await store.purge(days)
-        print(f"removed {removed} rows older than {days} days from {settings.db_path}")
+        finally:
+            await store.close()
+        print(f"removed {removed} rows older than {days} days from {without_credentials(settings.database)}")
         return 0
 
     return asyncio.run(main())

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Mapping
 from urllib.parse import urlsplit
 
-from .store import default_db_path
+from .store import default_db_path, is_postgres_url, sqlite_path
 
 MIN_SECRET_LENGTH = 32
 MIN_SECRET_BITS = 80  # a random 32-hex-character token scores 90-125 on this estimate; "a" * 32 scores 0
@@ -68,6 +68,13 @@ def _addresses(raw: str | None) -> tuple[str, ...]:
     return tuple(part.strip() for part in (raw or "").split(",") if part.strip())
 
 
+def _sqlite_or_default(raw: str | None) -> Path:
+    """The SQLite file SIGNPOST_DB names; with a PostgreSQL URL the default place still holds the pid and secret."""
+    if raw is None or is_postgres_url(raw):
+        return default_db_path()
+    return sqlite_path(raw)
+
+
 def _flag(value: str | None) -> bool:
     return (value or "").strip().lower() in {"1", "true", "yes", "on"}
 
@@ -101,7 +108,8 @@ class ConfigError(Exception):
 @dataclass(frozen=True)
 class Settings:
     environment: str = "development"
-    db_path: Path = field(default_factory=default_db_path)
+    db_path: Path = field(default_factory=default_db_path)  # the SQLite file; beside it the pid and secret files
+    db_url: str | None = None  # postgresql://... when the log is on PostgreSQL (several workers, several councils)
     secret: str | None = None
     knowledge_dir: Path | None = None
     telegram_token: str | None = None
@@ -126,13 +134,19 @@ class Settings:
     def production(self) -> bool:
         return self.environment == "production"
 
+    @property
+    def database(self) -> str:
+        """Where the log is: the PostgreSQL URL, or the SQLite file."""
+        return self.db_url or str(self.db_path)
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
         env = os.environ if env is None else env
         blank = lambda name: (env.get(name) or "").strip() or None  # noqa: E731
         return cls(
             environment=(blank("SIGNPOST_ENV") or "development").lower(),
-            db_path=Path(blank("SIGNPOST_DB") or default_db_path()),
+            db_path=_sqlite_or_default(blank("SIGNPOST_DB")),
+            db_url=db if (db := blank("SIGNPOST_DB")) and is_postgres_url(db) else None,
             secret=blank("SIGNPOST_SECRET"),
             knowledge_dir=Path(p) if (p := blank("SIGNPOST_KNOWLEDGE")) else None,
             telegram_token=blank("TELEGRAM_BOT_TOKEN"),
@@ -170,6 +184,12 @@ class Settings:
                 found.append(f"SIGNPOST_TRUSTED_PROXIES: {address!r} is not an IP address or network")
         if self.retention_days < 1:
             found.append("SIGNPOST_RETENTION_DAYS must be at least 1")
+        if self.db_url and not self.secret:
+            found.append("SIGNPOST_DB is PostgreSQL but SIGNPOST_SECRET is not set: every worker must key senders "
+                         "with the same secret, or one worker's sessions and opt-outs are lost on the others")
+        if self.db_url and self.editor_password_hash:
+            found.append("the editors' page reads the log from a SQLite file; with SIGNPOST_DB on PostgreSQL "
+                         "leave SIGNPOST_EDITOR_PASSWORD_HASH unset (not supported yet)")
         if self.twilio_auth_token and not self.public_base_url:
             found.append("TWILIO_AUTH_TOKEN is set but PUBLIC_BASE_URL is not: signatures are checked against it")
         if not self.production:

@@ -6,10 +6,11 @@ and it logs every message and its outcome for the editors.
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import time
-from typing import Callable
+from typing import AsyncIterator, Callable
 from zoneinfo import ZoneInfo
 from collections import OrderedDict
 from dataclasses import dataclass, field, replace
@@ -70,6 +71,11 @@ class Sessions:
     def drop(self, sender: str) -> None:
         self._items.pop(sender, None)
 
+    def put(self, sender: str, session: Session) -> None:
+        """A session read from a shared store (another worker may have answered the last message)."""
+        self._items[sender] = session
+        self.get(sender)  # most recent, fresh expiry, bounded
+
 
 class Conversation:
     def __init__(self, replies: Replies, store: Store | None = None, clock=None) -> None:
@@ -83,11 +89,43 @@ class Conversation:
 
     async def handle(self, incoming: Incoming) -> Reply:
         """Answer one message and log it."""
+        async with self.shared_session(incoming.sender):
+            return await self._logged(incoming, self._respond(incoming))
+
+    async def answer(self, incoming: Incoming) -> tuple[Reply, LogRecord]:
+        """handle() without the write: the channel commits the log row with its delivery row (group commit)."""
+        async with self.shared_session(incoming.sender):
+            reply = self._respond(incoming)
+        return reply, self.log_record(incoming, reply)
+
+    def _respond(self, incoming: Incoming) -> Reply:
         detail = self._feedback_detail(self.sessions.get(incoming.sender), incoming.text)
-        if detail is not None:
-            return await self._logged(incoming, detail)
-        reply = self.reply_to(incoming.sender, incoming.text)
-        return await self._logged(incoming, reply)
+        return detail if detail is not None else self.reply_to(incoming.sender, incoming.text)
+
+    @contextlib.asynccontextmanager
+    async def shared_session(self, sender: str) -> AsyncIterator[None]:
+        """With a store several workers share, the sender's session is read from it before answering and
+        written back after, so the next message may reach any worker. Otherwise memory is enough."""
+        if self.store is None or not getattr(self.store, "shares_state", False):
+            yield
+            return
+        from .shared_state import session_from_state, session_state
+
+        try:
+            self.sessions.put(sender, session_from_state(await self.store.load_session(sender)))
+        except Exception as exc:  # noqa: BLE001 - answer from this worker's memory, report it
+            self._report_store_error(exc)
+        yield
+        try:
+            await self.store.save_session(sender, session_state(self.sessions.get(sender)), self.sessions.ttl)
+        except Exception as exc:  # noqa: BLE001
+            self._report_store_error(exc)
+
+    def _report_store_error(self, exc: Exception) -> None:
+        if self.on_store_error is None:
+            raise exc
+        log.error("session not shared: the store failed with %s", type(exc).__name__)
+        self.on_store_error(exc)
 
     def not_helped(self, sender: str, log_id: int, shown: tuple[str, ...] = ()) -> Reply:
         """A "no" to "did this help?": the related topics, the menu and who to ask; the next message may
@@ -118,12 +156,13 @@ class Conversation:
 
     async def pick(self, incoming: Incoming, choice_id: str) -> Reply:
         """A button press: answer the chosen topic or open the chosen menu group."""
-        self.sessions.get(incoming.sender).awaiting_detail = None  # a press is not the words about what was missing
-        reply = self._choose(self.sessions.get(incoming.sender), choice_id)
-        if reply is None:
-            reply = self.replies.menu()
-        self._remember(self.sessions.get(incoming.sender), reply)
-        return await self._logged(incoming, reply)
+        async with self.shared_session(incoming.sender):
+            self.sessions.get(incoming.sender).awaiting_detail = None  # a press is not the words about what was missing
+            reply = self._choose(self.sessions.get(incoming.sender), choice_id)
+            if reply is None:
+                reply = self.replies.menu()
+            self._remember(self.sessions.get(incoming.sender), reply)
+            return await self._logged(incoming, reply)
 
     def reply_to(self, sender: str, text: str) -> Reply:
         session = self.sessions.get(sender)
@@ -175,10 +214,7 @@ class Conversation:
         if self.store is None:
             return reply
         try:
-            log_id = await self.store.log(LogRecord(
-                channel=incoming.channel, sender=incoming.sender, text=incoming.text, outcome=reply.outcome,
-                topic=reply.topic, score=reply.score, options=reply.options, kind=reply.kind,
-            ))
+            log_id = await self.store.log(self.log_record(incoming, reply))
         except Exception as exc:
             if self.on_store_error is None:
                 raise
@@ -189,6 +225,11 @@ class Conversation:
         if reply.outcome == "answer" and reply.topic:
             self._recall_answer(self.sessions.get(incoming.sender), log_id, reply.topic)
         return reply.with_log_id(log_id)
+
+    @staticmethod
+    def log_record(incoming: Incoming, reply: Reply) -> LogRecord:
+        return LogRecord(channel=incoming.channel, sender=incoming.sender, text=incoming.text, outcome=reply.outcome,
+                         topic=reply.topic, score=reply.score, options=reply.options, kind=reply.kind)
 
     @staticmethod
     def _recall_answer(session: Session, log_id: int, topic: str) -> None:

@@ -16,7 +16,7 @@ from .identity import load_secret, sender_key
 from .knowledge import BUNDLED_DIR, KnowledgeError, load_knowledge
 from .matcher import Matcher
 from .replies import Replies
-from .store import SQLiteStore
+from .store import Store, open_store
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +32,7 @@ def build_replies(knowledge_dir: Path | None = None) -> Replies:
 class Signpost:
     settings: Settings
     conversation: Conversation
-    store: SQLiteStore
+    store: Store
     secret: bytes
     reload_error: str | None = field(default=None)
 
@@ -60,7 +60,7 @@ async def open_signpost(settings: Settings) -> Signpost:
     settings.check()
     replies = build_replies(settings.knowledge_dir)
     secret = load_secret(settings)
-    store = await SQLiteStore(settings.db_path).open()
+    store = await open_store(settings.database)
     conversation = Conversation(replies, store)
     # A failed log write must never cost the parent their reply; the web app also reports it on /healthz.
     conversation.on_store_error = lambda exc: None

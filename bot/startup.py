@@ -47,4 +47,4 @@ def startup_line(settings: Settings, running: str, entries: int | None = None) -
     knowledge = Path(settings.knowledge_dir or BUNDLED_DIR).resolve()
     count = f" ({entries} entries)" if entries is not None else ""
     return (f"SEND Signpost: {running}; channels: {', '.join(channels) or 'none'}; "
-            f"knowledge: {knowledge}{count}; database: {without_credentials(str(settings.db_path))}")
+            f"knowledge: {knowledge}{count}; database: {without_credentials(settings.database)}")

@@ -99,3 +99,39 @@ def bundled_replies() -> Replies:
 async def store(tmp_path: Path):
     async with SQLiteStore(tmp_path / "log.sqlite3") as opened:
         yield opened
+
+
+# ------------------------------------------------------------------ PostgreSQL (tests/postgres_server.py)
+
+@pytest.fixture(scope="session")
+def postgres():
+    """One real PostgreSQL server for the run, in a temporary directory; skipped with the reason where there is none."""
+    from postgres_server import start_server, unavailable_reason
+
+    if reason := unavailable_reason():
+        pytest.skip(reason)
+    server = start_server()
+    yield server
+    server.stop()
+
+
+_databases = iter(range(1, 1_000_000))
+
+
+@pytest.fixture
+def postgres_url(postgres) -> str:
+    """A fresh, empty database on the test server: nothing leaks from one test into the next."""
+    from postgres_server import create_database
+
+    return create_database(postgres, f"signpost_test_{next(_databases)}")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def any_store(request, tmp_path: Path):
+    """The same store tests on both stores: a SQLite file, and a fresh PostgreSQL database."""
+    from bot.store import open_store
+
+    address = str(tmp_path / "log.sqlite3") if request.param == "sqlite" else request.getfixturevalue("postgres_url")
+    opened = await open_store(address)
+    yield opened
+    await opened.close()

@@ -23,9 +23,9 @@ from twilio.twiml.messaging_response import MessagingResponse
 from ..identity import PHONE_CHANNELS, phone_keys
 from ..messages import Incoming, Reply
 from ..privacy import FORGOTTEN, privacy_sms, privacy_text
-from ..ratelimit import KEYWORD_REPLIES, RateLimiter
+from ..ratelimit import KEYWORD_REPLIES, limiter_for
 from ..signpost import Signpost
-from ..store import LogRecord
+from ..store import Delivery, LogRecord
 from .sms import HELP_SMS, MAX_BODY, MEDIA_ONLY, STARTED, STOPPED, sms_bodies, to_gsm7, whatsapp_bodies
 
 log = logging.getLogger(__name__)
@@ -104,8 +104,9 @@ class TwilioWebhook:
         self.validator = RequestValidator(settings.twilio_auth_token or "")
         self.check_signature = not settings.twilio_skip_signature
         # Keyed on the phone (both channels), never cleared by FORGET; keyword confirmations have their own.
-        self.limiter = RateLimiter(settings.rate_limit_count, settings.rate_limit_seconds)
-        self.keyword_limiter = RateLimiter(KEYWORD_REPLIES, settings.rate_limit_seconds)
+        # In memory with SQLite (one process); in the store with PostgreSQL, so every worker counts alike.
+        self.limiter = limiter_for(signpost.store, "messages", settings.rate_limit_count, settings.rate_limit_seconds)
+        self.keyword_limiter = limiter_for(signpost.store, "keywords", KEYWORD_REPLIES, settings.rate_limit_seconds)
         self.on_store_error = on_store_error or (lambda exc: None)
         self._in_flight: dict[str, asyncio.Future[str]] = {}
         if not self.check_signature:
@@ -167,27 +168,32 @@ class TwilioWebhook:
             earlier = None
         if earlier is not None:
             return earlier or twiml([])  # blank after FORGET: a replayed request brings nothing back
-        result = twiml(await self._answer(inbound, sender))
+        records: list[LogRecord] = []  # the log rows, written with the delivery row in one transaction
+        result = twiml(await self._answer(inbound, sender, records))
         # After FORGET the delivery record must not bring the sender's key straight back.
         kept_sender = "" if keyword(inbound.text) == "FORGET" else sender
         try:
-            await store.remember_delivery(DELIVERY_CHANNEL, inbound.sid, kept_sender, result)
+            # Committed (with other webhooks' rows) before the answer goes back. A retry that raced this one on
+            # another worker and won the MessageSid first: its reply is the one sent, and only its rows are kept.
+            first = await store.commit_delivery(
+                Delivery(DELIVERY_CHANNEL, inbound.sid, kept_sender, result, tuple(records)))
         except Exception as exc:  # noqa: BLE001
             self._store_failed(exc)
-        return result
+            return result
+        return first or twiml([])
 
     # ------------------------------------------------------------------ what to say
 
-    async def _answer(self, inbound: Inbound, sender: str) -> list[str]:
+    async def _answer(self, inbound: Inbound, sender: str, records: list[LogRecord]) -> list[str]:
         try:
-            return await self._bodies(inbound, sender)
+            return await self._bodies(inbound, sender, records)
         except Exception as exc:  # noqa: BLE001 - the parent still gets an answer, from memory
             self._store_failed(exc)
             if keyword(inbound.text):
                 return []  # never send content in reply to a keyword
             return self._render(self.signpost.conversation.replies.respond(inbound.text), inbound)
 
-    async def _bodies(self, inbound: Inbound, sender: str) -> list[str]:
+    async def _bodies(self, inbound: Inbound, sender: str, records: list[LogRecord]) -> list[str]:
         settings, store = self.signpost.settings, self.signpost.store
         word = keyword(inbound.text)
         phone = phone_keys(self.signpost.secret, inbound.number)  # one number: its SMS and WhatsApp keys
@@ -195,31 +201,32 @@ class TwilioWebhook:
             stopping = word in STOP_WORDS
             for key, channel in zip(phone, PHONE_CHANNELS):
                 await store.set_opted_out(key, channel, stopping)
-            await self._log_keyword(inbound, sender, "stop" if stopping else "start")
-            if settings.twilio_opt_out_handling or not self._may_confirm(phone):
+            records.append(self._keyword_record(inbound, sender, "stop" if stopping else "start"))
+            if settings.twilio_opt_out_handling or not await self._may_confirm(phone):
                 return []  # Twilio sends its own confirmation; a second one would cost and confuse
             return [STOPPED if stopping else STARTED]
         if word == "FORGET":
             return await self._forget(phone)
         if any([await store.is_opted_out(key) for key in phone]):
             return []  # no reply and no log row until START
-        verdict = self.limiter.hit(phone[0])
+        verdict = await self.limiter.check(phone[0])
         if verdict != "allow" and not self._is_crisis(inbound.text):  # a crisis is answered whatever the limit
             # Not logged either: a flood must not fill the log.
             return [rate_limited_text(settings.rate_limit_seconds)] if verdict == "notice" else []
         if word in HELP_WORDS:
-            await self._log_keyword(inbound, sender, "help")
+            records.append(self._keyword_record(inbound, sender, "help"))
             return [HELP_SMS]
         if word == "PRIVACY":
-            await self._log_keyword(inbound, sender, "privacy")
+            records.append(self._keyword_record(inbound, sender, "privacy"))
             if inbound.channel == "sms":
                 return [to_gsm7(privacy_sms(settings.retention_days))]
             return [privacy_text(settings.retention_days)]
         if inbound.media and not inbound.text.strip():
-            await self._log_keyword(inbound, sender, "media")
+            records.append(self._keyword_record(inbound, sender, "media"))
             return [MEDIA_ONLY]
-        reply = await self.signpost.conversation.handle(
+        reply, record = await self.signpost.conversation.answer(
             Incoming(inbound.channel, sender, inbound.text, message_id=inbound.sid))
+        records.append(record)
         return self._render(reply, inbound)
 
     async def _forget(self, phone: tuple[str, ...]) -> list[str]:
@@ -231,13 +238,13 @@ class TwilioWebhook:
             self.signpost.conversation.forget_session(key)
             if was_out:
                 await store.set_opted_out(key, channel, True)
-        if any(opted_out) or not self._may_confirm(phone):
+        if any(opted_out) or not await self._may_confirm(phone):
             return []
         return [FORGOTTEN]
 
-    def _may_confirm(self, phone: tuple[str, ...]) -> bool:
+    async def _may_confirm(self, phone: tuple[str, ...]) -> bool:
         """A few keyword confirmations per window: each is a billed SMS, and a loop could send thousands."""
-        return self.keyword_limiter.hit(phone[0]) == "allow"
+        return await self.keyword_limiter.check(phone[0]) == "allow"
 
     def _is_crisis(self, text: str) -> bool:
         return self.signpost.conversation.replies.assess(text).is_crisis
@@ -245,10 +252,10 @@ class TwilioWebhook:
     def _render(self, reply: Reply, inbound: Inbound) -> list[str]:
         return sms_bodies(reply) if inbound.channel == "sms" else whatsapp_bodies(reply)
 
-    async def _log_keyword(self, inbound: Inbound, sender: str, kind: str) -> None:
+    @staticmethod
+    def _keyword_record(inbound: Inbound, sender: str, kind: str) -> LogRecord:
         """Keywords are counted for editors like small talk; the text is the keyword itself."""
-        await self.signpost.store.log(LogRecord(
-            channel=inbound.channel, sender=sender, text=kind.upper(), outcome="smalltalk", kind=kind))
+        return LogRecord(channel=inbound.channel, sender=sender, text=kind.upper(), outcome="smalltalk", kind=kind)
 
     def _store_failed(self, exc: Exception) -> None:
         # The exception type only: its message could quote what the parent wrote.
