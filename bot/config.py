@@ -109,6 +109,7 @@ class ConfigError(Exception):
 class Settings:
     environment: str = "development"
     db_path: Path = field(default_factory=default_db_path)  # the SQLite file; beside it the pid and secret files
+    tenants_file: Path | None = None  # SIGNPOST_TENANTS: several councils on one deployment (bot/tenants.py)
     db_url: str | None = None  # postgresql://... when the log is on PostgreSQL (several workers, several councils)
     secret: str | None = None
     knowledge_dir: Path | None = None
@@ -147,6 +148,7 @@ class Settings:
             environment=(blank("SIGNPOST_ENV") or "development").lower(),
             db_path=_sqlite_or_default(blank("SIGNPOST_DB")),
             db_url=db if (db := blank("SIGNPOST_DB")) and is_postgres_url(db) else None,
+            tenants_file=Path(t) if (t := blank("SIGNPOST_TENANTS")) else None,
             secret=blank("SIGNPOST_SECRET"),
             knowledge_dir=Path(p) if (p := blank("SIGNPOST_KNOWLEDGE")) else None,
             telegram_token=blank("TELEGRAM_BOT_TOKEN"),

@@ -53,6 +53,8 @@ def build_server(app: Starlette, host: str, port: int, settings: Settings | None
 
 
 async def _serve(settings: Settings, host: str, port: int) -> int:
+    if settings.tenants_file is not None:
+        return await _serve_councils(settings, host, port)
     signpost = await open_signpost(settings)
     server = build_server(create_app(signpost), host, port)
     loop = asyncio.get_running_loop()
@@ -70,6 +72,22 @@ async def _serve(settings: Settings, host: str, port: int) -> int:
         if hasattr(signal, "SIGHUP"):
             loop.remove_signal_handler(signal.SIGHUP)
         await signpost.close()  # the lifespan closes it too; this covers a failed start-up
+    return 0 if server.started else 1
+
+
+async def _serve_councils(settings: Settings, host: str, port: int) -> int:
+    """SIGNPOST_TENANTS: every council in one app; the lifespan closes their stores."""
+    from .tenants import open_tenants_app
+
+    app = await open_tenants_app(settings)
+    server = build_server(app, host, port, settings)
+    previous_term = signal.signal(signal.SIGTERM, _after_uvicorn)
+    try:
+        await server.serve()
+    finally:
+        signal.signal(signal.SIGTERM, previous_term)
+        if not server.started:
+            await app.state.deployment.close()
     return 0 if server.started else 1
 
 
