@@ -159,6 +159,8 @@ class SQLiteStore:
         self._recent_complete = True
         self._folding: asyncio.Task | None = None  # a checkpoint retried after a reader held the WAL
         self._commits: GroupCommit[Delivery, str] = GroupCommit(self._flush_deliveries)
+        # A copy of opt_outs: every SMS asks (for two keys), few senders are in it, and only this process writes it.
+        self._opted_out: set[str] = set()
 
     async def open(self) -> "SQLiteStore":
         private_database(self.path)  # 0600 before SQLite makes its -wal and -shm (which copy the mode)
@@ -171,6 +173,7 @@ class SQLiteStore:
                        "secure_delete=ON"):
             await self._db.execute(f"PRAGMA {pragma}")
         await self._migrate()
+        self._opted_out = {row[0] for row in await self.fetch("SELECT sender FROM opt_outs")}
         await self._load_recent_deliveries()
         if os.name == "posix":
             os.chmod(self.path, 0o600)  # family messages: readable by the service account only
@@ -288,8 +291,10 @@ class SQLiteStore:
         # Deliveries keep their id with no sender and no reply, so a replayed request is known and brings nothing back.
         blank = ("UPDATE deliveries SET sender = '', reply = '' WHERE sender = ?", (sender,))
         wipe = [("DELETE FROM sessions WHERE sender = ?", (sender,))]
-        return await self._delete([(f"DELETE FROM {t} WHERE sender = ?", (sender,)) for t in tables] + [blank],  # noqa: S608
-                                  wipe)
+        removed = await self._delete([(f"DELETE FROM {t} WHERE sender = ?", (sender,)) for t in tables] + [blank],  # noqa: S608
+                                     wipe)
+        self._opted_out.discard(sender)  # only once the file agrees
+        return removed
 
     async def purge(self, older_than_days: int) -> int:
         """Delete this tenant's rows older than its retention period (opt-outs are kept: they must be honoured)."""
@@ -338,13 +343,13 @@ class SQLiteStore:
         if opted_out:
             await self._write("INSERT OR REPLACE INTO opt_outs (sender, channel, at, tenant) VALUES (?, ?, ?, ?)",
                               (sender, channel, _iso(utcnow()), self.tenant))
+            self._opted_out.add(sender)
         else:
             await self._write("DELETE FROM opt_outs WHERE sender = ?", (sender,))
+            self._opted_out.discard(sender)
 
     async def is_opted_out(self, sender: str) -> bool:
-        async with self._lock:
-            row = await (await self.db.execute("SELECT 1 FROM opt_outs WHERE sender = ?", (sender,))).fetchone()
-        return row is not None
+        return sender in self._opted_out
 
     # ------------------------------------------------------------------ deliveries (retries)
 
