@@ -26,7 +26,7 @@ from .group_commit import GroupCommit
 from .store import (RETRY_WINDOW, Delivery, LogRecord, _iso, log_row, utcnow, window_verdict)
 from .store_schema import POSTGRES, SCHEMA_VERSION, VERSIONS_TABLE
 
-POOL_MIN, POOL_MAX = 1, 4  # per worker: group commit needs one connection for writes, reads need few
+POOL_MIN, POOL_MAX = 1, 8  # per worker: one for the group commit, the rest for the reads of webhooks in flight
 MIGRATION_LOCK = 0x5E7D  # pg_advisory_xact_lock key: one worker migrates, the others wait
 RETRIES = 5  # a deadlock between two workers' batches (same ids, other order) is retried
 _PLACEHOLDER = re.compile(r"\?")
@@ -225,18 +225,28 @@ class PostgresStore:
             self.tenant, sender, json.dumps(state), time.time() + ttl)
 
     async def rate_hit(self, name: str, sender: str, count: int, seconds: float) -> str:
-        """One message in a sender's window, the row locked so two workers count both messages."""
-        now = time.time()
-        async with self.pool.acquire() as db, db.transaction():
-            await db.execute("INSERT INTO rate_windows (tenant, name, sender, times, noticed, touched)"
-                             " VALUES ($1, $2, $3, '[]', 0, $4) ON CONFLICT DO NOTHING", self.tenant, name, sender, now)
-            row = await db.fetchrow("SELECT times, noticed FROM rate_windows WHERE tenant = $1 AND name = $2"
-                                    " AND sender = $3 FOR UPDATE", self.tenant, name, sender)
-            verdict, times, noticed = window_verdict(json.loads(row["times"]), bool(row["noticed"]), now, count, seconds)
-            await db.execute("UPDATE rate_windows SET times = $4, noticed = $5, touched = $6"
-                             " WHERE tenant = $1 AND name = $2 AND sender = $3",
-                             self.tenant, name, sender, json.dumps(times), int(noticed), now)
-        return verdict
+        """One message in a sender's window, in one statement: the upsert locks the row, so two workers
+        counting the same sender at once both count. `noticed` comes back as 0 (allowed), 1 (the one
+        notice, now) or 2 (silence): the verdict without a second read."""
+        row = await self.pool.fetchrow(RATE_HIT, self.tenant, name, sender, time.time(), float(seconds), count)
+        return ("allow", "notice", "silent")[row["noticed"]]
+
+
+# The window's times kept (those within `seconds` of now), then: room left -> this message is added and
+# allowed; full -> the first time a notice (1), after that silence (2), until the window has room again.
+_KEPT = "(SELECT coalesce(jsonb_agg(t::float8), '[]'::jsonb) FROM jsonb_array_elements_text(w.times::jsonb) t" \
+        " WHERE t::float8 > $4 - $5)"
+RATE_HIT = f"""
+INSERT INTO rate_windows AS w (tenant, name, sender, times, noticed, touched)
+VALUES ($1, $2, $3, CASE WHEN $6 > 0 THEN jsonb_build_array($4::float8)::text ELSE '[]' END,
+        CASE WHEN $6 > 0 THEN 0 ELSE 1 END, $4)
+ON CONFLICT (tenant, name, sender) DO UPDATE SET
+    times = CASE WHEN jsonb_array_length({_KEPT}) < $6 THEN ({_KEPT} || jsonb_build_array($4::float8))::text
+                 ELSE {_KEPT}::text END,
+    noticed = CASE WHEN jsonb_array_length({_KEPT}) < $6 THEN 0 WHEN w.noticed = 0 THEN 1 ELSE 2 END,
+    touched = $4
+RETURNING noticed
+"""
 
 
 def _count(status: str) -> int:

@@ -146,6 +146,13 @@ async def test_rate_windows_count_every_message(any_store) -> None:
     assert sorted(verdicts) == ["allow", "allow", "allow", "notice", "silent", "silent"]
 
 
+async def test_a_rate_window_has_room_again_once_it_has_passed(any_store) -> None:
+    assert [await any_store.rate_hit("messages", "k", 1, 0.3) for _ in range(3)] == ["allow", "notice", "silent"]
+    await asyncio.sleep(0.4)
+    assert await any_store.rate_hit("messages", "k", 1, 0.3) == "allow"
+    assert await any_store.rate_hit("keywords", "k", 1, 0.3) == "allow"  # each limiter its own window
+
+
 async def test_tenants_do_not_see_each_other(any_store) -> None:
     """A store bound to one tenant reads and erases only its own rows."""
     other = await open_store(any_store.url if any_store.shares_state else any_store.path, "other-council")
