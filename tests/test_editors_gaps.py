@@ -66,8 +66,11 @@ def sizes(groups: list[dict], texts: list[str]) -> list[int]:
 
 
 def test_no_out_of_scope_entry_catches_a_send_dentist_question(bundled_replies: Replies) -> None:
-    """Dental care that understands SEND is a health-access gap, not shopping or adult services."""
-    caught = [text for text in DENTIST_BEFORE + DENTIST if bundled_replies.respond(text).kind == "out-of-scope"]
+    """Dental care that understands SEND is a health-access gap, not shopping or adult services: no
+    out-of-scope entry catches it surely (a catch below the answer threshold is listed for editors)."""
+    sure = bundled_replies.matcher.thresholds.answer
+    caught = [(text, reply.score) for text in DENTIST_BEFORE + DENTIST
+              if (reply := bundled_replies.respond(text)).kind == "out-of-scope" and reply.score >= sure]
     assert caught == []
 
 
