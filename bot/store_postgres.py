@@ -167,6 +167,13 @@ class PostgresStore:
     async def commit_delivery(self, delivery: Delivery) -> str:
         return await self._commits.submit(delivery)
 
+    async def claim_delivery(self, channel: str, delivery_id: str) -> bool:
+        """True for the first worker with this id, False for every later one (a resent Telegram update)."""
+        status = await self.pool.execute("INSERT INTO deliveries (channel, delivery_id, sender, reply, at, tenant)"
+                                         " VALUES ($1, $2, '', '', $3, $4) ON CONFLICT DO NOTHING",
+                                         channel, delivery_id, _iso(utcnow()), self.tenant)
+        return _count(status) > 0
+
     async def _flush_deliveries(self, batch: Sequence[Delivery]) -> list[str]:
         for attempt in range(RETRIES):
             try:

@@ -128,6 +128,18 @@ async def test_a_retry_on_another_connection_gets_the_first_reply(any_store) -> 
     assert await any_store.fetch("SELECT count(*) FROM messages") == [(1,)]
 
 
+async def test_an_update_id_is_claimed_once(any_store) -> None:
+    """A resent Telegram update: the first claim wins, on any connection; another bot's same id is its own."""
+    other = await reopened(any_store)
+    try:
+        claims = await asyncio.gather(any_store.claim_delivery("telegram:", "77"), other.claim_delivery("telegram:", "77"))
+        assert sorted(claims) == [False, True]
+        assert not await any_store.claim_delivery("telegram:", "77")
+        assert await any_store.claim_delivery("telegram:other-council", "77")
+    finally:
+        await other.close()
+
+
 async def test_sessions_are_kept_until_they_expire(any_store) -> None:
     """A session saved by one worker is read by another; an expired one is gone."""
     await any_store.save_session("k", {"last_topic": "ehcp"}, ttl=60)

@@ -356,9 +356,22 @@ class TelegramWebhook:
         update = self._parse(body)
         if update is None:
             return PlainTextResponse("Bad update", status_code=400)
+        if not await self._first_delivery(update.update_id):
+            return Response(status_code=200)  # resent after another worker took it: answered once, there
         # Queue it and answer at once: Telegram resends updates that take too long (NOTES 9).
         await self.application.update_queue.put(update)
         return Response(status_code=200)
+
+    async def _first_delivery(self, update_id: int) -> bool:
+        """With workers sharing a store, the update id is claimed in it, so a resent update is handled once."""
+        store = self.signpost.store
+        if not getattr(store, "shares_state", False):
+            return True  # one process: PTB's own queue sees every update once
+        try:
+            return await store.claim_delivery(f"telegram:{store.tenant}", str(update_id))
+        except Exception as exc:  # noqa: BLE001 - better twice than never
+            log.error("Telegram update id not claimed: %s", type(exc).__name__)
+            return True
 
     def _parse(self, body: bytes) -> Update | None:
         try:
