@@ -23,7 +23,7 @@ from typing import Any, Sequence
 import asyncpg
 
 from .group_commit import GroupCommit
-from .store import (RETRY_WINDOW, Delivery, LogRecord, _iso, log_row, utcnow, window_verdict)
+from .store import RETRY_WINDOW, Delivery, LogRecord, _iso, log_row, utcnow
 from .store_schema import POSTGRES, SCHEMA_VERSION, VERSIONS_TABLE
 
 POOL_MIN, POOL_MAX = 1, 8  # per worker: one for the group commit, the rest for the reads of webhooks in flight
