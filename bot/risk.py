@@ -64,8 +64,8 @@ class RiskModel:
     crisis_threshold: float
     piece_threshold: float  # a single sentence must be surer than the whole message
     concern_threshold: float
-    rule_veto: float  # below this crisis probability, and with the risk surely over, a rule hit stands down
-    rule_veto_past: float
+    rule_veto: float  # below this crisis probability, and with no uncertain risk, a rule hit stands down
+    rule_veto_uncertain: float
     encoder: Encoder
 
     def probabilities(self, texts: list[str], vectors: np.ndarray) -> np.ndarray:
@@ -110,7 +110,7 @@ def load_risk_model(models_dir: Path = MODELS_DIR, encoder: Encoder | None = Non
         chars=fixed_vectorizer(CHAR_NGRAMS, vocabulary["chars"], data["char_idf"]),
         crisis_threshold=float(info["crisis_threshold"]), piece_threshold=float(info["piece_threshold"]),
         concern_threshold=float(info["concern_threshold"]), rule_veto=float(info["rule_veto"]),
-        rule_veto_past=float(info["rule_veto_past"]),
+        rule_veto_uncertain=float(info["rule_veto_uncertain"]),
         encoder=encoder or default_encoder(),
     )
 

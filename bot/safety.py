@@ -53,10 +53,12 @@ def assess(text: str, rules: CrisisRules, model: RiskModel | None) -> Assessment
         return Assessment("crisis", score.category)
     concern = score.concern >= model.concern_threshold or score.crisis >= CONCERN_SHARE * model.crisis_threshold
     if hit is not None:
-        # The rules read words, not time: "she self-harmed two years ago" fires them. Only when the
-        # model is sure the risk is over does a rule hit become a concern. Never more than that:
-        # "how do I apply for an EHCP, I want to kill myself" is a crisis the model alone misses.
-        if score.crisis < model.rule_veto and score.past >= model.rule_veto_past:
+        # The rules read words, not time or tone: "she self-harmed two years ago" and "this form
+        # makes me want to throw myself off a cliff" fire them. When the model reads neither a
+        # crisis nor an ongoing, uncertain risk, a rule hit becomes a concern. Never less than that:
+        # "how do I apply for an EHCP, I want to kill myself" is a crisis the model alone misses,
+        # and a passive wish to die ("everyone would be better off without me") stays a crisis.
+        if score.crisis < model.rule_veto and score.concern - score.past < model.rule_veto_uncertain:
             return Assessment("concern", hit.category)
         return Assessment("crisis", hit.category)
     if concern:

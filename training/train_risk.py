@@ -42,8 +42,10 @@ from bot.semantic import MODELS_DIR, default_encoder, pieces, unit_mean  # noqa:
 CLINC = ROOT.parent / "shared" / "clinc150" / "data_full.json"
 CLINC_SAMPLE = 1500
 C = 8.0
-# A rule hit stands down only when the model gives "the risk is over" at least this probability.
-PAST_VETO = 0.5
+# A rule hit stands down only when the model reads the message as neither a crisis nor an ongoing,
+# uncertain risk (despair, a passive wish to die): below this probability of uncertain risk. The risk
+# is then over ("she self-harmed two years ago") or the words are figurative or fiction.
+UNCERTAIN_VETO = 0.5
 # Recall wanted on held-out writers before false alarms are looked at.
 TARGET_RECALL = 0.98
 # ...and in every kind of crisis at least this (the issue asks 95% in each on unseen writers).
@@ -61,16 +63,20 @@ def load_rows() -> list[dict]:
                 if row["tier"] == "concern" and label not in CONCERN_CLASSES:
                     label = "uncertain-risk"
                 rows.append({"q": row["q"], "label": label, "writer": row["writer"], "tier": row["tier"], "kind": row["kind"]})
-    # Questions written to calibrate the matcher (training/questions/): ordinary, however worried
+    # Questions writers wrote for the matcher (training/questions/): ordinary, however worried
     # they sound ("he's bigger than me now and I'm scared when he kicks off, where do I go for help").
+    written: set[str] = set()
     for path in sorted(glob.glob(str(ROOT / "training" / "questions" / "writer-*.jsonl"))):
         for line in open(path, encoding="utf-8"):
             if line.strip():
                 row = json.loads(line)
+                written.add(row["q"].strip())
                 rows.append({"q": row["q"], "label": "none", "writer": row["writer"], "tier": "none", "kind": "ordinary"})
     knowledge = load_knowledge(BUNDLED_DIR)
     for entry in knowledge.entries:
-        for question in entry.questions:
+        # knowledge/phrasings.yaml holds the writers' questions again: they stay with their writer,
+        # so that leaving a writer out leaves all of their messages out.
+        for question in (q for q in entry.questions if q not in written):
             rows.append({"q": question, "label": "none", "writer": "kb", "tier": "none", "kind": "ordinary"})
     if CLINC.exists():
         data = json.loads(CLINC.read_text())
@@ -95,14 +101,14 @@ def fit(texts: list[str], x: np.ndarray, y: list[str]) -> RiskModel:
     return RiskModel(
         classes=tuple(model.classes_), embedding_weights=coef[:, :384], word_weights=coef[:, 384:384 + n_words],
         char_weights=coef[:, 384 + n_words:], bias=model.intercept_.astype(np.float32), words=words, chars=chars,
-        crisis_threshold=0.5, piece_threshold=0.5, concern_threshold=0.5, rule_veto=0.0, rule_veto_past=PAST_VETO,
+        crisis_threshold=0.5, piece_threshold=0.5, concern_threshold=0.5, rule_veto=0.0, rule_veto_uncertain=UNCERTAIN_VETO,
         encoder=default_encoder(),
     )
 
 
 def held_out_scores(rows: list[dict], x: np.ndarray) -> list[tuple[dict, float, float, float, bool]]:
     """Each writer's messages scored by a model trained without that writer:
-    (row, whole, piece, concern, rules fired)."""
+    (row, whole, piece, uncertain risk, rules fired)."""
     rules = load_crisis_rules()
     results = []
     writers = sorted({r["writer"] for r in rows} - {"kb", "clinc"})
@@ -111,29 +117,29 @@ def held_out_scores(rows: list[dict], x: np.ndarray) -> list[tuple[dict, float, 
         risk = fit([rows[i]["q"] for i in train], x[train], [rows[i]["label"] for i in train])
         for r in rows:
             if r["writer"] == writer:
-                whole, piece, _, past, _ = risk.parts(r["q"])
-                results.append((r, whole, piece, past, detect_crisis(r["q"], rules) is not None))
+                whole, piece, concern, past, _ = risk.parts(r["q"])
+                results.append((r, whole, piece, concern - past, detect_crisis(r["q"], rules) is not None))
     return results
 
 
 def as_arrays(results) -> dict[str, np.ndarray]:
     return {
         "whole": np.array([r[1] for r in results]), "piece": np.array([r[2] for r in results]),
-        "past": np.array([r[3] for r in results]), "ruled": np.array([r[4] for r in results]),
+        "uncertain": np.array([r[3] for r in results]), "ruled": np.array([r[4] for r in results]),
         "crisis": np.array([r[0]["tier"] == "crisis" for r in results]),
         "kind": np.array([r[0]["kind"] for r in results]),
     }
 
 
 def flagged(a: dict[str, np.ndarray], whole_t: float, piece_t: float, veto: float) -> np.ndarray:
-    """As bot/safety.py decides: the model, or the rules unless the model is sure the risk is over.
+    """As bot/safety.py decides: the model, or the rules unless the model reads no risk now.
 
-    (A floor under which a rule hit alone stands down was tried: on held-out writers it cost no
-    crisis, but on the dev set it lost three the rules were written for, "everyone would be better
-    off without me" among them, because some writers label passive wishes to die as uncertain risk.
-    The rules stay authoritative.)"""
+    (A floor under which any rule hit stands down was tried: on held-out writers it cost no crisis,
+    but on the dev set it lost the passive wishes to die the rules were written for, "everyone would
+    be better off without me" among them, which some writers label uncertain risk. So a rule hit
+    stands down only when the model reads neither a crisis nor an uncertain risk.)"""
     model = (a["whole"] >= whole_t) | (a["piece"] >= piece_t)
-    return model | (a["ruled"] & ~((a["whole"] < veto) & (a["past"] >= PAST_VETO)))
+    return model | (a["ruled"] & ~((a["whole"] < veto) & (a["uncertain"] < UNCERTAIN_VETO)))
 
 
 def rates(a: dict[str, np.ndarray], whole_t: float, piece_t: float, veto: float) -> tuple[float, float, float]:
@@ -148,7 +154,7 @@ def choose(results) -> tuple[float, float, float, dict]:
     overall and (a little lower) in every kind."""
     a = as_arrays(results)
     best = None
-    for veto in (0.0, 0.05, 0.1, 0.2, 0.3):
+    for veto in (0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3):
         for whole_t in np.arange(0.05, 0.95, 0.025):
             for piece_t in np.arange(whole_t, 1.0, 0.05):
                 recall, worst, false = rates(a, whole_t, piece_t, veto)
@@ -186,7 +192,7 @@ def main() -> int:
         "piece_threshold": round(piece_t, 4),
         "concern_threshold": 0.5,
         "rule_veto": veto,
-        "rule_veto_past": PAST_VETO,
+        "rule_veto_uncertain": UNCERTAIN_VETO,
         "trained_on": {w: sum(r["writer"] == w for r in rows) for w in sorted({r["writer"] for r in rows})},
         "leave_one_writer_out": report,
         "regularisation_C": C,
