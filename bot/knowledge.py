@@ -56,6 +56,7 @@ class Entry:
     reviewed: dt.date | None = None
     needs_check: tuple[str, ...] = ()
     kind: str = "answer"  # "out-of-scope": matching it means "do not answer", with its text as the reply
+    added_questions: int = 0  # how many of `questions` (at the end) came from `phrasings:` files
     file: str = ""
     line: int = 0
 
@@ -397,9 +398,12 @@ def _add_phrasings(parts: _Parts, problems: _Problems) -> None:
             problems.add(where, "there is no entry with this id")
             continue
         extra.setdefault(entry_id, []).append(question)
-    parts.entries = [replace(e, questions=e.questions + tuple(q for q in dict.fromkeys(extra[e.id])
-                                                             if q not in e.questions))
+    parts.entries = [_with_questions(e, [q for q in dict.fromkeys(extra[e.id]) if q not in e.questions])
                      if e.id in extra else e for e in parts.entries]
+
+
+def _with_questions(entry: Entry, added: list[str]) -> Entry:
+    return replace(entry, questions=entry.questions + tuple(added), added_questions=entry.added_questions + len(added))
 
 
 def _read_file(path: Path, parts: _Parts, problems: _Problems) -> None:
