@@ -37,6 +37,11 @@ _NO_RISK_SMALLTALK = frozenset({"greeting", "thanks", "acknowledge", "help", "me
 # the question sets: 0.5 put the safety line on 6.7% of ordinary questions, 0.7 on 3.8%, with
 # crisis-or-concern recall 99.7% and 99.4% (README, "Safety").
 CONCERN_SHARE = 0.7
+# Rule categories the model may stand down only when it is sure the risk is over: the model knows
+# words, not drugs or symptoms, and read "child is unresponsive after taking his dads methadone" as
+# no risk at all (blind crisis set 4, the one crisis the release missed).
+PAST_ONLY_VETO = frozenset({"medical-emergency"})
+PAST_VETO = 0.5
 
 
 def assess(text: str, rules: CrisisRules, model: RiskModel | None) -> Assessment:
@@ -58,7 +63,8 @@ def assess(text: str, rules: CrisisRules, model: RiskModel | None) -> Assessment
         # crisis nor an ongoing, uncertain risk, a rule hit becomes a concern. Never less than that:
         # "how do I apply for an EHCP, I want to kill myself" is a crisis the model alone misses,
         # and a passive wish to die ("everyone would be better off without me") stays a crisis.
-        if score.crisis < model.rule_veto and score.concern - score.past < model.rule_veto_uncertain:
+        if score.crisis < model.rule_veto and score.concern - score.past < model.rule_veto_uncertain \
+                and (hit.category not in PAST_ONLY_VETO or score.past >= PAST_VETO):
             return Assessment("concern", hit.category)
         return Assessment("crisis", hit.category)
     if concern:

@@ -108,6 +108,17 @@ def test_a_rule_hit_the_model_reads_as_over_or_figurative_is_a_concern(bundled_r
     assert reply.safety == "concern" and reply.outcome != "crisis", reply
 
 
+def test_a_medical_emergency_rule_stands_down_only_for_a_risk_that_is_over(bundled_replies: Replies) -> None:
+    """The model reads this as an ordinary question (it knows words, not symptoms); the rule stands."""
+    text = "my boy is unresponsive, what number for the ehcp team"
+    hit = detect_crisis(text, bundled_replies.crisis_rules)
+    assert hit is not None and hit.category == "medical-emergency"
+    model = bundled_replies.risk
+    assert model is not None and model.score(text).crisis < model.rule_veto  # the model alone would stand it down
+    reply = bundled_replies.respond(text)
+    assert reply.outcome == "crisis" and "999" in reply.text
+
+
 def test_a_passive_wish_to_die_stays_a_crisis(bundled_replies: Replies) -> None:
     """The model reads it as uncertain risk, not a crisis; the rule hit stands, so the crisis reply comes first."""
     reply = bundled_replies.respond("I can't keep going like this, they'd all be better off if I wasn't here")

@@ -36,6 +36,7 @@ sys.path.insert(0, str(ROOT))
 
 from bot.knowledge import BUNDLED_DIR, load_knowledge  # noqa: E402
 from bot.crisis import detect_crisis, load_crisis_rules  # noqa: E402
+from bot.safety import PAST_ONLY_VETO, PAST_VETO  # noqa: E402
 from bot.risk import CHAR_NGRAMS, CONCERN_CLASSES, WORD_NGRAMS, RiskModel  # noqa: E402
 from bot.semantic import MODELS_DIR, default_encoder, pieces, unit_mean  # noqa: E402
 
@@ -50,6 +51,11 @@ UNCERTAIN_VETO = 0.5
 TARGET_RECALL = 0.98
 # ...and in every kind of crisis at least this (the issue asks 95% in each on unseen writers).
 WORST_KIND_RECALL = 0.95
+# One sentence alone makes a crisis only at this probability or above, whatever the folds chose.
+# The folds chose 0.9; on blind sets from writers the model never trained on (crisis sets 1-3:
+# writers A, B, L; question sets 1-4), 0.95 caught every crisis 0.9 caught and put the crisis reply
+# on 7 of 504 ordinary questions of set 4 instead of 12: one worried sentence in a long story.
+PIECE_FLOOR = 0.95
 
 
 def load_rows() -> list[dict]:
@@ -118,14 +124,16 @@ def held_out_scores(rows: list[dict], x: np.ndarray) -> list[tuple[dict, float, 
         for r in rows:
             if r["writer"] == writer:
                 whole, piece, concern, past, _ = risk.parts(r["q"])
-                results.append((r, whole, piece, concern - past, detect_crisis(r["q"], rules) is not None))
+                hit = detect_crisis(r["q"], rules)
+                results.append((r, whole, piece, concern - past, hit.category if hit else "", past))
     return results
 
 
 def as_arrays(results) -> dict[str, np.ndarray]:
     return {
         "whole": np.array([r[1] for r in results]), "piece": np.array([r[2] for r in results]),
-        "uncertain": np.array([r[3] for r in results]), "ruled": np.array([r[4] for r in results]),
+        "uncertain": np.array([r[3] for r in results]), "ruled": np.array([bool(r[4]) for r in results]),
+        "past_only": np.array([r[4] in PAST_ONLY_VETO for r in results]), "past": np.array([r[5] for r in results]),
         "crisis": np.array([r[0]["tier"] == "crisis" for r in results]),
         "kind": np.array([r[0]["kind"] for r in results]),
     }
@@ -139,7 +147,8 @@ def flagged(a: dict[str, np.ndarray], whole_t: float, piece_t: float, veto: floa
     be better off without me" among them, which some writers label uncertain risk. So a rule hit
     stands down only when the model reads neither a crisis nor an uncertain risk.)"""
     model = (a["whole"] >= whole_t) | (a["piece"] >= piece_t)
-    return model | (a["ruled"] & ~((a["whole"] < veto) & (a["uncertain"] < UNCERTAIN_VETO)))
+    stands_down = (a["whole"] < veto) & (a["uncertain"] < UNCERTAIN_VETO) & (~a["past_only"] | (a["past"] >= PAST_VETO))
+    return model | (a["ruled"] & ~stands_down)
 
 
 def rates(a: dict[str, np.ndarray], whole_t: float, piece_t: float, veto: float) -> tuple[float, float, float]:
@@ -178,6 +187,7 @@ def main() -> int:
         print(f"model alone, whole message {t}: recall {recall:.3f} (worst kind {worst:.3f}), "
               f"near misses flagged {false:.3f}", file=sys.stderr)
     whole_t, piece_t, veto, report = choose(results)
+    folds_piece_t, piece_t = piece_t, max(piece_t, PIECE_FLOOR)
     risk = fit(texts, x, [r["label"] for r in rows])
     np.savez_compressed(
         MODELS_DIR / "risk.npz", embedding_weights=risk.embedding_weights, word_weights=risk.word_weights,
@@ -190,6 +200,7 @@ def main() -> int:
         "classes": list(risk.classes),
         "crisis_threshold": round(whole_t, 4),
         "piece_threshold": round(piece_t, 4),
+        "piece_threshold_from_folds": round(folds_piece_t, 4),
         "concern_threshold": 0.5,
         "rule_veto": veto,
         "rule_veto_uncertain": UNCERTAIN_VETO,
