@@ -257,7 +257,8 @@ class Matcher:
         self._known = frozenset(self._vocabulary)
         self._correct = lru_cache(maxsize=65536)(self._correct_uncached)
         phrasings, owners = self._phrasings()
-        features = [self.features(text) for text in phrasings]
+        tokens = [self.tokens(text) for text in phrasings]  # read once: the lexicon is most of the cost
+        features = [_term_features([t for t in toks if t not in STOPWORDS]) for toks in tokens]
         self._idf = self._entry_idf(features, owners)
         self._rarest = math.log(1.0 + max(len(self.entries), 1))  # the weight of a word only one entry uses
         self._owners = np.array(owners, dtype=np.int32)
@@ -265,7 +266,7 @@ class Matcher:
         self._starts = np.flatnonzero(np.r_[True, self._owners[1:] != self._owners[:-1]])
         self._by_phrasing = _Index([self._vector(f) for f in features])
         self._by_entry = _Index(self._entry_vectors(features, owners))
-        model_rows = [_model_features(self.tokens(text), self.thresholds.small_word) for text in phrasings]
+        model_rows = [_model_features(toks, self.thresholds.small_word) for toks in tokens]
         kept = [i for i, row in enumerate(model_rows) if row]
         self._model = _SoftmaxModel([model_rows[i] for i in kept], [owners[i] for i in kept], len(self.entries))
         self._embedded = self.encoder.embed_phrasings(phrasings) if self.encoder and phrasings else None
