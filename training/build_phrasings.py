@@ -6,7 +6,7 @@ and the matcher learned their way of asking. These writers saw only the list of 
 (never the answers, the example questions, the dev set or any test set) and wrote in many
 voices: text-speak, long stories with the question at the end, young people, English as a
 second language, grandparents, forum posts, search-box keywords. On the question sets from
-other writers they lift the matcher's first answer by about 5 points (README, "Understanding").
+other writers they lift the matcher's first answer by 7 to 9 points (README, "Performance").
 
 Their out-of-scope lines were sorted by another helper into the out-of-scope entry whose reply
 fits (training/questions/out-of-scope-sorted.jsonl; null where none fits, or where the message is
@@ -32,12 +32,12 @@ from bot.text import fold  # noqa: E402
 
 WRITERS = ("q", "v", "w", "x", "y")
 OUT = BUNDLED_DIR / "phrasings.yaml"
-# Questions that measure the bot: a phrasing that is a near-copy of one of them (by chance: the
-# writers never saw them) is left out, as tests/test_knowledge_content.py checks for the dev set,
-# or the figures on those sets would count memory, not understanding. The texts are only compared.
 # Writers' "which <shop, vet, plumber> in Hereford" lines taught this entry to catch "which dentist in
 # Hereford can see an autistic child", a SEND gap editors must see (issue 15): not used.
 UNSORTED = {"oos-shopping-and-private"}
+# Questions that measure the bot: a phrasing that is a near-copy of one of them (by chance: the
+# writers never saw them) is left out, as tests/test_knowledge_content.py checks for the dev set,
+# or the figures on those sets would count memory, not understanding. The texts are only compared.
 EVALUATION_SETS = [ROOT.parent / "shared" / "eval" / "dev.jsonl",
                    *sorted((ROOT / "benchmarks" / "sets").glob("questions-blind-*.jsonl"))]
 HEADER = """\

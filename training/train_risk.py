@@ -112,9 +112,9 @@ def fit(texts: list[str], x: np.ndarray, y: list[str]) -> RiskModel:
     )
 
 
-def held_out_scores(rows: list[dict], x: np.ndarray) -> list[tuple[dict, float, float, float, bool]]:
+def held_out_scores(rows: list[dict], x: np.ndarray) -> list[tuple[dict, float, float, float, str, float]]:
     """Each writer's messages scored by a model trained without that writer:
-    (row, whole, piece, uncertain risk, rules fired)."""
+    (row, whole, piece, uncertain risk, the rule category that fired or "", past risk)."""
     rules = load_crisis_rules()
     results = []
     writers = sorted({r["writer"] for r in rows} - {"kb", "clinc"})
