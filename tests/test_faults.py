@@ -10,7 +10,6 @@ import asyncio
 import contextlib
 import os
 import signal
-import socket
 import sqlite3
 import sys
 import time
@@ -25,6 +24,7 @@ from bot.redaction import redact
 from bot.store import storable
 from bot.web import create_app
 from fake_telegram import FakeTelegram
+from ports import free_port
 from twilio_client import PATH, TOKEN, Phone, log_rows, make_signpost, running, settings_for, sign, twilio_form
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,12 +32,6 @@ SECRET = "fault-test-secret-" + "x" * 32
 QUESTIONS = ["What is an EHC plan?", "short breaks for disabled children", "camhs waiting list",
              "school transport for my son", "help while we wait for an autism assessment", "what is sendiass"]
 IN_FLIGHT = 32
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def tag(number: int) -> str:

@@ -35,6 +35,7 @@ from bot.server import build_server
 from bot.store import LogRecord, SQLiteStore
 from bot.web import create_app
 from conftest import ROOT, write_kb
+from ports import free_port
 from twilio_client import PUBLIC, TOKEN, Phone, bodies, log_rows, make_signpost, settings_for, sign, twilio_form
 
 PASSWORD = "Correct-Horse-7-battery"
@@ -95,7 +96,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     home = tmp_path_factory.mktemp("live")
     kb = write_kb(home / "kb")
     log = home / "server.log"
-    port = _free_port()  # `python main.py` logs only warnings, so the port is chosen here, not read from its log
+    port = free_port()  # `python main.py` logs only warnings, so the port is chosen here, not read from its log
     env = {**os.environ, "SIGNPOST_ENV": "production", "SIGNPOST_SECRET": secrets.token_hex(32),
            "TWILIO_AUTH_TOKEN": TOKEN, "PUBLIC_BASE_URL": PUBLIC, "SIGNPOST_EDITOR_PASSWORD_HASH": HASH,
            "SIGNPOST_DB": str(home / "data" / "log.sqlite3"), "SIGNPOST_KNOWLEDGE": str(kb),
@@ -119,12 +120,6 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _answers(url: str) -> bool:

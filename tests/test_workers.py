@@ -14,7 +14,6 @@ import contextlib
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -31,6 +30,7 @@ import pytest
 from bot.channels.sms import sms_bodies
 from bot.conversation import Conversation
 from bot.signpost import build_replies
+from ports import free_port
 from twilio_client import PATH, PUBLIC, TOKEN, bodies, sign, twilio_form
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -45,12 +45,6 @@ QUESTIONS = [
     "who can refer to camhs", "what is sendiass", "tribunal appeal", "what happens at an annual review",
     "going to college at 16", "hello", "thanks", "menu",
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass

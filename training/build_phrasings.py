@@ -74,25 +74,26 @@ def main() -> int:
     evaluation = evaluation_texts()
     left_out = 0
     phrasings: dict[str, list[str]] = {}
+
+    def add(entry_id: str | None, question: str) -> None:
+        nonlocal left_out
+        folded = fold(question)
+        if entry_id not in ids or folded in seen:
+            return
+        seen.add(folded)
+        if copies_one(folded, evaluation):
+            left_out += 1
+        else:
+            phrasings.setdefault(entry_id, []).append(question)
+
     for writer in WRITERS:
         for row in read(writer):
-            label, question = row.get("label") or row.get("topic"), row["q"].strip()
-            if label in ids and fold(question) not in seen:
-                seen.add(fold(question))
-                if copies_one(fold(question), evaluation):
-                    left_out += 1
-                    continue
-                phrasings.setdefault(label, []).append(question)
+            add(row.get("label") or row.get("topic"), row["q"].strip())
     sorted_path = ROOT / "training" / "questions" / "out-of-scope-sorted.jsonl"
     for line in sorted_path.open(encoding="utf-8") if sorted_path.exists() else ():
         row = json.loads(line)
-        question = row["q"].strip()
-        if row["entry"] in ids and row["entry"] not in UNSORTED and fold(question) not in seen:
-            seen.add(fold(question))
-            if copies_one(fold(question), evaluation):
-                left_out += 1
-                continue
-            phrasings.setdefault(row["entry"], []).append(question)
+        if row["entry"] not in UNSORTED:
+            add(row["entry"], row["q"].strip())
     text = yaml.safe_dump({"phrasings": dict(sorted(phrasings.items()))}, allow_unicode=True, sort_keys=False, width=100)
     OUT.write_text(HEADER + text, encoding="utf-8")
     print(f"{sum(map(len, phrasings.values()))} phrasings for {len(phrasings)} entries -> {OUT}; "
