@@ -15,6 +15,8 @@ costs a few dictionary look-ups and numpy additions per word, never a loop over 
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import re
 from collections import defaultdict
@@ -25,6 +27,7 @@ import numpy as np
 from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
 
+from .cache import cache_dir, keep_newest, read_arrays, write_arrays
 from .knowledge import Entry, Knowledge
 from .semantic import Encoder, default_encoder, pieces, unit_mean
 from .text import STOPWORDS, Lexicon, fold, stem
@@ -123,20 +126,23 @@ def asks_something(sentence: str) -> bool:
 
 
 LONG_MESSAGE = 200  # characters; shorter messages are read whole
+DECISIONS_KEPT = 4096  # recent messages' decisions, as the encoder keeps their vectors
 
 
 class _Index:
     """Sparse vectors of many texts, stored as postings: feature -> (rows, weights)."""
 
     def __init__(self, vectors: list[dict[str, float]]) -> None:
-        rows: dict[str, list[int]] = defaultdict(list)
-        weights: dict[str, list[float]] = defaultdict(list)
-        for row, vector in enumerate(vectors):
-            for feature, weight in vector.items():
-                rows[feature].append(row)
-                weights[feature].append(weight)
         self.size = len(vectors)
-        self.postings = {f: (np.array(rows[f], dtype=np.int32), np.array(weights[f], dtype=np.float32)) for f in rows}
+        columns: dict[str, int] = {}
+        features = np.array([columns.setdefault(f, len(columns)) for v in vectors for f in v], dtype=np.int64)
+        weights = np.array([w for v in vectors for w in v.values()], dtype=np.float32)
+        rows = np.repeat(np.arange(len(vectors), dtype=np.int32), [len(v) for v in vectors])
+        # Sorted by feature (stable, so each posting keeps its rows in order), then cut at each new feature.
+        order = np.argsort(features, kind="stable")
+        bounds = np.searchsorted(features[order], np.arange(len(columns) + 1))
+        rows, weights = rows[order], weights[order]
+        self.postings = {f: (rows[bounds[c]:bounds[c + 1]], weights[bounds[c]:bounds[c + 1]]) for f, c in columns.items()}
 
     def scores(self, query: dict[str, float]) -> np.ndarray:
         found = [(posting, weight) for f, weight in query.items() if (posting := self.postings.get(f)) is not None]
@@ -159,16 +165,42 @@ class _SoftmaxModel:
     phrasings an entry the probabilities stay soft, with a hundred the model may be sure.
     """
 
-    def __init__(self, rows: list[dict[str, float]], labels: list[int], classes: int,
-                 epochs: int = 20, rate: float = 1.0, batch: int = 256, l2: float = 0.01) -> None:
-        self.columns: dict[str, int] = {}
+    SETTINGS = {"epochs": 20, "rate": 1.0, "batch": 256, "l2": 0.01}
+
+    def __init__(self, columns: dict[str, int], weights: np.ndarray, bias: np.ndarray) -> None:
+        self.columns = columns
+        self.weights = weights
+        self.bias = bias
+
+    @classmethod
+    def trained(cls, rows: list[dict[str, float]], labels: list[int], classes: int) -> _SoftmaxModel:
+        columns: dict[str, int] = {}
         for row in rows:
             for feature in row:
-                self.columns.setdefault(feature, len(self.columns))
-        self.weights = np.zeros((len(self.columns), classes), dtype=np.float32)
-        self.bias = np.zeros(classes, dtype=np.float32)
+                columns.setdefault(feature, len(columns))
+        model = cls(columns, np.zeros((len(columns), classes), dtype=np.float32), np.zeros(classes, dtype=np.float32))
         if rows and classes > 1:
-            self._train(rows, np.array(labels), epochs, rate, batch, l2)
+            model._train(rows, np.array(labels), **cls.SETTINGS)
+        return model
+
+    @classmethod
+    def cached(cls, rows: list[dict[str, float]], labels: list[int], classes: int) -> _SoftmaxModel:
+        """Trained once per knowledge base: most of a start-up's work otherwise, and the same every time
+        (training is deterministic), so the weights are kept in SIGNPOST_CACHE_DIR under a checksum of
+        exactly what they were trained on."""
+        folder = cache_dir()
+        if folder is None:
+            return cls.trained(rows, labels, classes)
+        source = json.dumps([rows, labels, classes, cls.SETTINGS], ensure_ascii=False)
+        path = folder / f"matcher-{hashlib.sha256(source.encode()).hexdigest()[:24]}.npz"
+        saved = read_arrays(path)
+        if saved is not None and {"columns", "weights", "bias"} <= saved.keys():
+            names = saved["columns"].tolist()
+            return cls(dict(zip(names, range(len(names)))), saved["weights"], saved["bias"])
+        model = cls.trained(rows, labels, classes)
+        write_arrays(path, columns=np.array(list(model.columns), dtype=str), weights=model.weights, bias=model.bias)
+        keep_newest(folder, "matcher-*.npz", 8)  # other knowledge bases' (tests', an edit ago)
+        return model
 
     def _train(self, rows: list[dict[str, float]], labels: np.ndarray, epochs: int, rate: float, batch: int,
                l2: float) -> None:
@@ -253,11 +285,12 @@ class Matcher:
         self.thresholds = thresholds or (THRESHOLDS if semantic else LEXICAL_THRESHOLDS)
         self.lexicon = Lexicon(knowledge.lexicon)
         self.entries = knowledge.entries
-        self._vocabulary = self._build_vocabulary()
+        phrasings, owners = self._phrasings()
+        read = [self.lexicon.apply(fold(text).split()) for text in phrasings]  # once: most of the cost
+        self._vocabulary = self._build_vocabulary(read)
         self._known = frozenset(self._vocabulary)
         self._correct = lru_cache(maxsize=65536)(self._correct_uncached)
-        phrasings, owners = self._phrasings()
-        tokens = [self.tokens(text) for text in phrasings]  # read once: the lexicon is most of the cost
+        tokens = [self._corrected(words) for words in read]
         features = [_term_features([t for t in toks if t not in STOPWORDS]) for toks in tokens]
         self._idf = self._entry_idf(features, owners)
         self._rarest = math.log(1.0 + max(len(self.entries), 1))  # the weight of a word only one entry uses
@@ -268,16 +301,17 @@ class Matcher:
         self._by_entry = _Index(self._entry_vectors(features, owners))
         model_rows = [_model_features(toks, self.thresholds.small_word) for toks in tokens]
         kept = [i for i, row in enumerate(model_rows) if row]
-        self._model = _SoftmaxModel([model_rows[i] for i in kept], [owners[i] for i in kept], len(self.entries))
+        self._model = _SoftmaxModel.cached([model_rows[i] for i in kept], [owners[i] for i in kept], len(self.entries))
         self._embedded = self.encoder.embed_phrasings(phrasings) if self.encoder and phrasings else None
+        self._decisions = lru_cache(maxsize=DECISIONS_KEPT)(self._decide)
 
     # ------------------------------------------------------------ text to features
 
-    def _build_vocabulary(self) -> list[str]:
+    def _build_vocabulary(self, read: list[list[str]]) -> list[str]:
+        """Every word of every phrasing (after the lexicon), the words spelling correction may give."""
         known: set[str] = set(self.lexicon.canonical_words())
-        for entry in self.entries:
-            for text in (entry.title, *entry.questions):
-                known.update(self.lexicon.apply(fold(text).split()))
+        for words in read:
+            known.update(words)
         if self.knowledge.areas:  # never "correct" Hertfordshire into Herefordshire
             for name in (*self.knowledge.areas.home, *self.knowledge.areas.others):
                 known.update(fold(name).split())
@@ -293,7 +327,9 @@ class Matcher:
 
     def tokens(self, text: str) -> list[str]:
         """Every word of a text, small words included, after the lexicon and spelling correction."""
-        tokens = self.lexicon.apply(fold(text).split())
+        return self._corrected(self.lexicon.apply(fold(text).split()))
+
+    def _corrected(self, tokens: list[str]) -> list[str]:
         corrected = [t if t in self._known or t in STOPWORDS else self._correct(t) for t in tokens]
         if corrected != tokens:  # a corrected word may complete a lexicon phrase
             corrected = self.lexicon.apply(corrected)
@@ -409,8 +445,12 @@ class Matcher:
         return [s.strip() for s in _SENTENCE.split(text) if s.strip() and asks_something(s)]
 
     def decide(self, text: str) -> Decision:
+        """What to do with a message: the same text, knowledge base and thresholds always decide the
+        same, so repeats (the common questions, "hi", a retry) are kept rather than matched again."""
+        return self._decisions(text, self.thresholds)
+
+    def _decide(self, text: str, t: Thresholds) -> Decision:
         ranked = self.rank(text)
-        t = self.thresholds
         if not ranked or ranked[0].score < t.clarify:
             return Decision("unanswered", tuple(ranked[:1]), ranked[0].score if ranked else 0.0)
         top = ranked[0]

@@ -56,6 +56,7 @@ FRAGMENT = (
 )
 NOTHING_MORE = "There is nothing more to show just now. Pick a topic, or ask a question in your own words."
 UNANSWERED_SERVICES = ("local-offer", "sendiass")
+ASSESSMENTS_KEPT = 4096  # recent messages' safety checks, as the encoder keeps their vectors
 _FIRST_SENTENCES = re.compile(r"(?s)^(.{40,240}?[.!?])(\s|$)")
 
 
@@ -136,7 +137,14 @@ class Replies:
         related = tuple(Choice(c.entry.id, c.entry.title) for c in decision.candidates[:2])
         return replace(reply, related=related)
 
+    def __post_init__(self) -> None:
+        # The safety check is the costliest step and depends on the text alone: repeats are kept.
+        object.__setattr__(self, "_assessments", lru_cache(maxsize=ASSESSMENTS_KEPT)(self._assess))
+
     def assess(self, text: str) -> Assessment:
+        return self._assessments(text)
+
+    def _assess(self, text: str) -> Assessment:
         return assess(text, self.crisis_rules, self.risk)
 
     def _local_lines(self) -> LocalLines:

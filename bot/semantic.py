@@ -11,10 +11,7 @@ The graph returns mean-pooled, L2-normalised vectors, so a dot product is a cosi
 from __future__ import annotations
 
 import json
-import logging
-import os
 import re
-import tempfile
 import threading
 from collections import OrderedDict
 from functools import lru_cache
@@ -23,7 +20,8 @@ from typing import Sequence
 
 import numpy as np
 
-log = logging.getLogger(__name__)
+from .cache import cache_dir, read_arrays, write_arrays
+
 MODELS_DIR = Path(__file__).parent / "models"
 DIMENSIONS = 384
 # The model was trained on up to 128 word pieces and accepts 256; a long message is
@@ -155,7 +153,8 @@ class Encoder:
             if self.cache_file is not None:
                 # Everything known, not only this knowledge base: processes with different bases
                 # (a test's small one, the bundled one) share one cache without undoing each other.
-                _write_cache(self.cache_file, self._phrasings)
+                write_arrays(self.cache_file, texts=np.array(list(self._phrasings), dtype=str),
+                             vectors=np.stack(list(self._phrasings.values())))
         if not texts:
             return np.zeros((0, DIMENSIONS), dtype=np.float32)
         return np.stack([self._phrasings[t] for t in texts])
@@ -175,27 +174,14 @@ class Encoder:
 
 def _read_cache(path: Path) -> dict[str, np.ndarray]:
     """Phrasing vectors saved by an earlier run; nothing if the file is missing or unreadable."""
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            return dict(zip(data["texts"].tolist(), data["vectors"]))
-    except (OSError, ValueError, KeyError):
+    data = read_arrays(path)
+    if data is None or "texts" not in data or "vectors" not in data:
         return {}
-
-
-def _write_cache(path: Path, vectors: dict[str, np.ndarray]) -> None:
-    """Atomically: a reader never sees half a file. A cache that cannot be written is skipped."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, temp = tempfile.mkstemp(dir=path.parent, prefix=".embeddings-", suffix=".npz")
-        with os.fdopen(fd, "wb") as handle:
-            np.savez(handle, texts=np.array(list(vectors), dtype=str), vectors=np.stack(list(vectors.values())))
-        os.replace(temp, path)
-    except OSError as exc:
-        log.warning("could not write the embedding cache %s: %s", path, exc)
+    return dict(zip(data["texts"].tolist(), data["vectors"]))
 
 
 @lru_cache(maxsize=1)
 def default_encoder() -> Encoder:
     """The process's one encoder, loaded on first use; phrasing vectors cached in SIGNPOST_CACHE_DIR."""
-    cache_dir = os.environ.get("SIGNPOST_CACHE_DIR", "data")
-    return Encoder(cache_file=Path(cache_dir) / "embeddings.npz" if cache_dir else None)
+    folder = cache_dir()
+    return Encoder(cache_file=folder / "embeddings.npz" if folder is not None else None)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections import defaultdict
 from functools import lru_cache
 
 import snowballstemmer
@@ -32,8 +33,11 @@ STOPWORDS = frozenset(
 
 def fold(text: str) -> str:
     """Lower-case, NFKC, accents off, apostrophes dropped, punctuation to spaces."""
-    text = unicodedata.normalize("NFKC", text).lower()
-    text = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+    if text.isascii():  # most messages: nothing to normalise, and this runs on every phrasing at load
+        text = text.lower()
+    else:
+        text = unicodedata.normalize("NFKC", text).lower()
+        text = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
     text = _DOTTED.sub(lambda m: m.group(0).replace(".", ""), text)
     text = _APOSTROPHES.sub("", text)
     return _NOT_WORD.sub(" ", text).strip()
@@ -57,14 +61,19 @@ class Lexicon:
             key = tuple(fold(variant).split())
             if key:
                 self._phrases[key] = fold(word).replace(" ", "")
-        self._longest = max((len(k) for k in self._phrases), default=0)
+        # The lengths of the phrases each word starts, longest first: most words start none, so
+        # a text costs one dictionary lookup a word (this runs on every phrasing at load).
+        sizes: dict[str, set[int]] = defaultdict(set)
+        for key in self._phrases:
+            sizes[key[0]].add(len(key))
+        self._sizes = {first: tuple(sorted(found, reverse=True)) for first, found in sizes.items()}
 
     def apply(self, tokens: list[str]) -> list[str]:
         out: list[str] = []
         i = 0
         while i < len(tokens):
-            for size in range(min(self._longest, len(tokens) - i), 0, -1):
-                word = self._phrases.get(tuple(tokens[i : i + size]))
+            for size in self._sizes.get(tokens[i], ()):
+                word = self._phrases.get(tuple(tokens[i : i + size])) if i + size <= len(tokens) else None
                 if word is not None:
                     out.append(word)
                     i += size

@@ -64,3 +64,41 @@ def test_out_of_scope_entry_is_never_an_answer(tmp_path: Path) -> None:
         """)
     decision = matcher_for(kb).decide("when is my bin collected")
     assert decision.outcome == "unanswered" and decision.best.entry.id == "bins"
+
+
+def test_trained_weights_are_cached_by_what_they_learned_from(small_kb: Path, tmp_path: Path,
+                                                              monkeypatch) -> None:
+    """A second start reads the matcher's weights from SIGNPOST_CACHE_DIR and ranks exactly as
+    the first; an edited knowledge base never reads the old weights; a damaged file is retrained."""
+    monkeypatch.setenv("SIGNPOST_CACHE_DIR", str(tmp_path / "cache"))
+    questions = ["how can I apply for an EHCP", "wot is an echp", "taxi to school", "swimming on sunday"]
+
+    def ranks(matcher: Matcher) -> list[list[tuple[str, float]]]:
+        return [[(c.entry.id, c.score) for c in matcher.rank(q)] for q in questions]
+
+    first = matcher_for(small_kb)
+    saved = sorted((tmp_path / "cache").glob("matcher-*.npz"))
+    assert len(saved) == 1
+    assert ranks(matcher_for(small_kb)) == ranks(first)
+
+    edited = tmp_path / "edited"
+    edited.mkdir()
+    for path in small_kb.iterdir():
+        text = path.read_text(encoding="utf-8")
+        (edited / path.name).write_text(text.replace("taxi", "minibus"), encoding="utf-8")
+    matcher_for(edited)
+    assert len(list((tmp_path / "cache").glob("matcher-*.npz"))) == 2
+
+    saved[0].write_bytes(b"not a numpy file")
+    assert ranks(matcher_for(small_kb)) == ranks(first)
+
+
+def test_a_repeated_message_is_decided_once_per_thresholds(small_kb: Path) -> None:
+    """Decisions are kept for repeats, but never across a change of thresholds."""
+    from dataclasses import replace
+
+    matcher = matcher_for(small_kb)
+    first = matcher.decide("how do i get a taxi")
+    assert matcher.decide("how do i get a taxi") is first
+    matcher.thresholds = replace(matcher.thresholds, answer=0.99, sure=0.99, clarify=0.99)
+    assert matcher.decide("how do i get a taxi").outcome == "unanswered"

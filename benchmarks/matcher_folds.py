@@ -1,0 +1,111 @@
+"""The matcher's k-fold figures by writer: each writer's questions answered by a bot built without them.
+
+    .venv/bin/python benchmarks/matcher_folds.py [--writers V,W] [--json]
+
+knowledge/phrasings.yaml holds questions from several writers (training/build_phrasings.py:
+writers Q, V, W, X, Y and the spent blind sets' writers E, F, M, S). For each writer in turn,
+the bundled knowledge base is loaded, that writer's phrasings are taken out of every entry (the
+knowledge base's own example questions and the other writers' stay), the matcher is built
+again, and that writer's questions are answered as `main.py answer --jsonl` answers them, then
+scored by ../shared/eval/score.py's rules. So each figure is on a voice the matcher did not
+learn from; the shipped thresholds are used unchanged. The dev set and the unspent blind sets
+are not read here.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import importlib.util
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "training"))
+
+from build_phrasings import SPENT_SETS, WRITERS  # noqa: E402
+from bot.crisis import load_crisis_rules  # noqa: E402
+from bot.knowledge import BUNDLED_DIR, Knowledge, load_knowledge  # noqa: E402
+from bot.matcher import Matcher  # noqa: E402
+from bot.replies import Replies  # noqa: E402
+from bot.text import fold  # noqa: E402
+
+SCORER = ROOT.parent / "shared" / "eval" / "score.py"
+QUESTIONS = ROOT / "training" / "questions"
+REPORTED = ("top1_pct", "resolved_pct", "wrong_answer_pct", "oos_abstain_pct", "false_crisis_pct")
+
+
+def load_scorer():
+    """../shared/eval/score.py, for its verdict and metrics: the same rules as every other figure."""
+    spec = importlib.util.spec_from_file_location("score", SCORER)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def writers_questions() -> dict[str, list[dict]]:
+    """Each writer's questions as score.py items: label a topic id or "none", also_ok a list
+    (writers marked out of scope as "none", "out-of-scope" or no topic at all)."""
+    by_writer: dict[str, list[dict]] = {}
+    paths = [QUESTIONS / f"writer-{w}.jsonl" for w in WRITERS] + SPENT_SETS
+    for path in paths:
+        for line in path.open(encoding="utf-8"):
+            if line.strip():
+                row = json.loads(line)
+                label = row.get("label") or row.get("topic")
+                label = "none" if label in (None, "none", "out-of-scope") else label
+                by_writer.setdefault(row["writer"], []).append(
+                    {"q": row["q"], "label": label, "also_ok": row.get("also_ok") or []})
+    return by_writer
+
+
+def without(knowledge: Knowledge, texts: set[str]) -> Knowledge:
+    """The knowledge base with these phrasings taken out of every entry (its own questions stay)."""
+    entries = []
+    for entry in knowledge.entries:
+        own = len(entry.questions) - entry.added_questions
+        added = tuple(q for q in entry.questions[own:] if fold(q) not in texts)
+        entries.append(dataclasses.replace(entry, questions=entry.questions[:own] + added, added_questions=len(added)))
+    return dataclasses.replace(knowledge, entries=tuple(entries))
+
+
+def fold_scores(knowledge: Knowledge, items: list[dict], scorer) -> dict:
+    folded = {fold(item["q"]) for item in items}
+    held_out = without(knowledge, folded)
+    replies = Replies(held_out, Matcher(held_out), load_crisis_rules())
+    verdicts = []
+    for item in items:
+        reply = replies.respond(item["q"])
+        row = {"outcome": reply.outcome, "topic": reply.topic, "options": list(reply.options)}
+        verdicts.append(scorer.verdict(item, row))
+    return scorer.metrics(items, verdicts)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--writers", help="comma-separated writer letters (default: all)")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    scorer = load_scorer()
+    knowledge = load_knowledge(BUNDLED_DIR)
+    by_writer = writers_questions()
+    chosen = args.writers.split(",") if args.writers else sorted(by_writer)
+    results: dict[str, dict] = {}
+    for writer in chosen:
+        start = time.perf_counter()
+        results[writer] = fold_scores(knowledge, by_writer[writer], scorer)
+        figures = "  ".join(f"{k.removesuffix('_pct')} {results[writer][k]}" for k in REPORTED)
+        print(f"writer {writer}: {results[writer]['questions']:4} questions  {figures}  "
+              f"({time.perf_counter() - start:.0f} s)", flush=True)
+    means = {k: round(statistics.mean(r[k] for r in results.values() if r[k] is not None), 1) for k in REPORTED}
+    print("mean over writers: " + "  ".join(f"{k.removesuffix('_pct')} {v}" for k, v in means.items()))
+    if args.json:
+        print(json.dumps({"writers": results, "mean": means}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

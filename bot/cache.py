@@ -1,0 +1,54 @@
+"""Derived files the bot can always rebuild: where they live, and how they are read and written.
+
+What is cached is computed from the knowledge base and the bundled models only (phrasing
+vectors, the matcher's trained weights), never from a conversation, so a lost or stale
+file costs start-up time and nothing else. Each file is named after a checksum of what it
+was computed from, so a changed input never reads an old file.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+
+def cache_dir() -> Path | None:
+    """SIGNPOST_CACHE_DIR (default `data`); empty means no cache at all."""
+    value = os.environ.get("SIGNPOST_CACHE_DIR", "data")
+    return Path(value) if value else None
+
+
+def read_arrays(path: Path) -> dict[str, np.ndarray] | None:
+    """The arrays saved in a file; None if it is missing or unreadable (then the caller recomputes)."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return {name: data[name] for name in data.files}
+    except (OSError, ValueError, KeyError, EOFError):
+        return None
+
+
+def write_arrays(path: Path, **arrays: np.ndarray) -> None:
+    """Atomically (a reader never sees half a file); a cache that cannot be written is skipped."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=".npz")
+        with os.fdopen(fd, "wb") as handle:
+            np.savez(handle, **arrays)
+        os.replace(temp, path)
+    except OSError as exc:
+        log.warning("could not write the cache file %s: %s", path, exc)
+
+
+def keep_newest(folder: Path, pattern: str, count: int) -> None:
+    """Delete all but the newest `count` files matching the pattern: old knowledge bases' files."""
+    try:
+        found = sorted(folder.glob(pattern), key=lambda p: p.stat().st_mtime, reverse=True)
+        for old in found[count:]:
+            old.unlink(missing_ok=True)
+    except OSError as exc:
+        log.warning("could not tidy the cache folder %s: %s", folder, exc)
