@@ -216,6 +216,7 @@ def build_parser() -> argparse.ArgumentParser:
     editors.add_argument("--csv", metavar="FILE", help="write the report as CSV")
     editors.add_argument("--json", action="store_true", help="print the report as JSON")
     editors.add_argument("--out", metavar="FILE", help="suggest: where to write the YAML (default suggestions.yaml)")
+    editors.add_argument("--tenant", metavar="ID", help="with SIGNPOST_TENANTS: the council whose log and knowledge")
     _common(editors)
     return parser
 

@@ -192,9 +192,6 @@ class Settings:
         if self.db_url and not self.secret:
             found.append("SIGNPOST_DB is PostgreSQL but SIGNPOST_SECRET is not set: every worker must key senders "
                          "with the same secret, or one worker's sessions and opt-outs are lost on the others")
-        if self.db_url and self.editor_password_hash:
-            found.append("the editors' page reads the log from a SQLite file; with SIGNPOST_DB on PostgreSQL "
-                         "leave SIGNPOST_EDITOR_PASSWORD_HASH unset (not supported yet)")
         if self.twilio_auth_token and not self.public_base_url:
             found.append("TWILIO_AUTH_TOKEN is set but PUBLIC_BASE_URL is not: signatures are checked against it")
         if not self.production:

@@ -14,6 +14,7 @@ committed together (bot/group_commit.py).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import json
 import os
@@ -23,7 +24,7 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol, Sequence
+from typing import Any, AsyncContextManager, AsyncIterator, Protocol, Sequence
 
 import aiosqlite
 
@@ -95,6 +96,14 @@ class Delivery:
     records: tuple[LogRecord, ...] = ()
 
 
+class LogWriter(Protocol):
+    """The statements of one transaction, with `?` placeholders on both stores (the editors' triage)."""
+
+    async def fetch(self, sql: str, *params: Any) -> list[tuple]: ...
+    async def execute(self, sql: str, *params: Any) -> int: ...  # rows changed
+    async def executemany(self, sql: str, rows: Sequence[tuple]) -> None: ...
+
+
 class Store(Protocol):
     """What the bot needs from storage: SQLiteStore and PostgresStore."""
 
@@ -117,6 +126,9 @@ class Store(Protocol):
     async def save_session(self, sender: str, state: dict, ttl: float) -> None: ...
     async def rate_hit(self, name: str, sender: str, count: int, seconds: float) -> str: ...
     async def fetch(self, sql: str, *params: Any) -> list[tuple]: ...
+    # The editors' reports and triage (bot/editors/), the same SQL on both stores:
+    async def read(self, sql: str, *params: Any) -> list[tuple]: ...  # read-only, beside the live traffic
+    def transaction(self) -> AsyncContextManager[LogWriter]: ...
 
 
 RECENT_DELIVERIES = 50_000  # replies kept in memory for retries: days of traffic at council scale
@@ -159,6 +171,8 @@ class SQLiteStore:
         self._recent: OrderedDict[tuple[str, str], tuple[str, str, str]] = OrderedDict()
         self._recent_complete = True
         self._folding: asyncio.Task | None = None  # a checkpoint retried after a reader held the WAL
+        self._reader: aiosqlite.Connection | None = None  # the editors' reads: a second, read-only connection
+        self._reader_opening = asyncio.Lock()
         self._commits: GroupCommit[Delivery, str] = GroupCommit(self._flush_deliveries)
         # A copy of opt_outs: every SMS asks (for two keys), few senders are in it, and only this process writes it.
         self._opted_out: set[str] = set()
@@ -183,6 +197,9 @@ class SQLiteStore:
     async def close(self) -> None:
         if self._folding is not None:
             self._folding.cancel()
+        if self._reader is not None:
+            await self._reader.close()
+            self._reader = None
         if self._db is not None:
             await self._commits.drain()
             await self._db.close()
@@ -268,6 +285,27 @@ class SQLiteStore:
         async with self._lock:
             rows = await (await self.db.execute(sql, params)).fetchall()
         return [tuple(row) for row in rows]
+
+    async def read(self, sql: str, *params: Any) -> list[tuple]:
+        """A query for the editors' reports on a second, read-only connection: WAL lets it read while the
+        bot writes, so a report that takes a second never holds the lock the webhooks wait on, and cannot write."""
+        async with self._reader_opening:
+            if self._reader is None:
+                self._reader = await aiosqlite.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True)
+                await self._reader.execute("PRAGMA busy_timeout=5000")
+        return [tuple(row) for row in await self._reader.execute_fetchall(sql, params)]
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[LogWriter]:
+        """One whole transaction for the editors' triage, under the lock (a few short statements)."""
+        async with self._lock:
+            await self.db.execute("BEGIN IMMEDIATE")
+            try:
+                yield _SQLiteWriter(self.db)
+            except BaseException:
+                await self.db.execute("ROLLBACK")
+                raise
+            await self.db.execute("COMMIT")
 
     async def log(self, record: LogRecord) -> int:
         cursor = await self._write(
@@ -433,6 +471,20 @@ class SQLiteStore:
         """Count one message in a rate-limit window kept in the file (used where windows must survive the process)."""
         async with self._lock:
             return await self.db._execute(_rate_hit, self.db._conn, self.tenant, name, sender, count, seconds)
+
+
+@dataclass(frozen=True)
+class _SQLiteWriter:
+    db: aiosqlite.Connection
+
+    async def fetch(self, sql: str, *params: Any) -> list[tuple]:
+        return [tuple(row) for row in await self.db.execute_fetchall(sql, params)]
+
+    async def execute(self, sql: str, *params: Any) -> int:
+        return (await self.db.execute(sql, params)).rowcount
+
+    async def executemany(self, sql: str, rows: Sequence[tuple]) -> None:
+        await self.db.executemany(sql, rows)
 
 
 def _write_deliveries(db: sqlite3.Connection, batch: list[tuple[str, str, str, str, list[tuple]]], at: str,

@@ -14,16 +14,18 @@ its rows' transaction has committed.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import json
 import re
 import time
-from typing import Any, Sequence
+from dataclasses import dataclass
+from typing import Any, AsyncIterator, Sequence
 
 import asyncpg
 
 from .group_commit import GroupCommit
-from .store import RETRY_WINDOW, Delivery, LogRecord, _iso, log_row, utcnow
+from .store import RETRY_WINDOW, Delivery, LogRecord, LogWriter, _iso, log_row, utcnow
 from .store_schema import POSTGRES, SCHEMA_VERSION, VERSIONS_TABLE
 
 POOL_MIN, POOL_MAX = 1, 8  # per worker: one for the group commit, the rest for the reads of webhooks in flight
@@ -105,6 +107,18 @@ class PostgresStore:
         """Rows of a query with `?` placeholders, as tuples (the same call as on SQLite)."""
         rows = await self.pool.fetch(numbered(sql), *params)
         return [tuple(row.values()) for row in rows]
+
+    async def read(self, sql: str, *params: Any) -> list[tuple]:
+        """A query for the editors' reports, in a read-only transaction: a report can never write."""
+        async with self.pool.acquire() as db, db.transaction(readonly=True):
+            rows = await db.fetch(numbered(sql), *params)
+        return [tuple(row.values()) for row in rows]
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[LogWriter]:
+        """One whole transaction for the editors' triage, on one pooled connection."""
+        async with self.pool.acquire() as db, db.transaction():
+            yield _PostgresWriter(db)
 
     async def log(self, record: LogRecord) -> int:
         return int(await self.pool.fetchval(LOG_INSERT + " RETURNING id", *log_row(record, self.tenant)))
@@ -237,6 +251,20 @@ class PostgresStore:
         notice, now) or 2 (silence): the verdict without a second read."""
         row = await self.pool.fetchrow(RATE_HIT, self.tenant, name, sender, time.time(), float(seconds), count)
         return ("allow", "notice", "silent")[row["noticed"]]
+
+
+@dataclass(frozen=True)
+class _PostgresWriter:
+    db: asyncpg.Connection
+
+    async def fetch(self, sql: str, *params: Any) -> list[tuple]:
+        return [tuple(row.values()) for row in await self.db.fetch(numbered(sql), *params)]
+
+    async def execute(self, sql: str, *params: Any) -> int:
+        return _count(await self.db.execute(numbered(sql), *params))
+
+    async def executemany(self, sql: str, rows: Sequence[tuple]) -> None:
+        await self.db.executemany(numbered(sql), rows)
 
 
 # The window's times kept (those within `seconds` of now), then: room left -> this message is added and

@@ -1,10 +1,11 @@
-"""Triage of unanswered questions: noise kept out, grouping by meaning, the CLI twins, the page's forms, undo."""
+"""Triage of unanswered questions: noise kept out, grouping by meaning, the CLI twins, the page's forms, undo;
+each test that touches the log on a SQLite file and on a real PostgreSQL database."""
 from __future__ import annotations
 
+import asyncio
 import json
 import random
 import re
-import sqlite3
 from pathlib import Path
 
 import httpx
@@ -16,11 +17,11 @@ from bot.config import Settings
 from bot.editors import grouping, web
 from bot.editors.auth import hash_password
 from bot.editors.grouping import group_questions
-from bot.editors.reports import LoggedQuestion, open_log, parse_since, unanswered_questions
+from bot.editors.reports import LoggedQuestion, parse_since, unanswered_questions
 from bot.knowledge import load_knowledge
 from bot.noise import is_noise
 from bot.signpost import Signpost, build_replies, open_signpost
-from bot.store import LogRecord, SQLiteStore
+from bot.store import LogRecord, Store, utcnow
 
 DENTIST = ["is there an autism-friendly dentist in Hereford", "dentist for my autistic son in hereford",
            "where can I find a dentist that is good with autistic children near Hereford"]
@@ -31,22 +32,33 @@ PASSWORD = "a long editors password"
 HASH = hash_password(PASSWORD, n=2**14)
 
 
-async def seed(store: SQLiteStore) -> None:
+@pytest.fixture
+def store(any_store: Store) -> Store:
+    """Every test here that reads the log runs on a SQLite file and on a PostgreSQL database."""
+    return any_store
+
+
+def address(store: Store) -> str:
+    return store.url if store.shares_state else str(store.path)
+
+
+async def seed(store: Store) -> None:
     for i, text in enumerate(DENTIST + NOISE + [GIBBERISH, "what time does tesco close"]):
         await store.log(LogRecord("sms" if i % 2 else "telegram", f"p{i}", text, "unanswered"))
     await store.log(LogRecord("sms", "c", "good private dentist for autistic children", "unanswered",
                               score=0.6, kind="out-of-scope"))  # a sure catch: above the answer threshold
 
 
-def cli(capsys: pytest.CaptureFixture, db: Path, kb: Path, *args: str) -> tuple[int, str, str]:
+async def cli(capsys: pytest.CaptureFixture, store: Store, kb: Path, *args: str) -> tuple[int, str, str]:
+    """`python main.py editors ...` on the store's log, in a thread: the command runs its own event loop."""
     capsys.readouterr()
-    code = main(["editors", *args, "--db", str(db), "--kb", str(kb)])
+    code = await asyncio.to_thread(main, ["editors", *args, "--db", address(store), "--kb", str(kb)])
     out, err = capsys.readouterr()
     return code, out, err
 
 
-def groups_of(capsys: pytest.CaptureFixture, db: Path, kb: Path, *extra: str) -> list[dict]:
-    code, out, _ = cli(capsys, db, kb, "unanswered", "--json", *extra)
+async def groups_of(capsys: pytest.CaptureFixture, store: Store, kb: Path, *extra: str) -> list[dict]:
+    code, out, _ = await cli(capsys, store, kb, "unanswered", "--json", *extra)
     assert code == 0
     return json.loads(out)
 
@@ -75,39 +87,39 @@ def test_real_questions_are_not_noise(text: str) -> None:
     assert not is_noise(text)
 
 
-async def test_noise_is_marked_when_logged_and_left_out_of_the_list(store: SQLiteStore) -> None:
+async def test_noise_is_marked_when_logged_and_left_out_of_the_list(store: Store) -> None:
     """The store logs noise as kind 'noise'; the list leaves it out, and rows logged before that too."""
     await seed(store)
-    await store._write("INSERT INTO messages (at, channel, sender, text, outcome) VALUES "
-                       "(datetime('now'), 'sms', 'old', 'quit', 'unanswered')")  # a row from before the marking
-    with open_log(store.path) as db:
-        kinds = dict(db.execute("SELECT text, kind FROM messages").fetchall())
-        texts = [q.text for q in unanswered_questions(db, parse_since("1d"))]
+    async with store.transaction() as tx:  # a row from before the marking
+        await tx.execute("INSERT INTO messages (at, channel, sender, text, outcome, tenant)"
+                         " VALUES (?, 'sms', 'old', 'quit', 'unanswered', ?)", utcnow().isoformat(), store.tenant)
+    kinds = dict(await store.fetch("SELECT text, kind FROM messages"))
+    texts = [q.text for q in await unanswered_questions(store, parse_since("1d"))]
     assert kinds["exit"] == "noise" and kinds["42"] == "noise" and kinds[DENTIST[0]] is None
     assert sorted(texts) == sorted(DENTIST + [GIBBERISH, "what time does tesco close"])
 
 
 # ------------------------------------------------------------------ grouping
 
-async def test_cli_groups_three_dentist_wordings_and_lists_no_noise(store: SQLiteStore, small_kb: Path,
+async def test_cli_groups_three_dentist_wordings_and_lists_no_noise(store: Store, small_kb: Path,
                                                                     capsys: pytest.CaptureFixture) -> None:
     """`editors unanswered --json`: the three dentist questions are one group of three, with an id; no small talk."""
     await seed(store)
-    groups = groups_of(capsys, store.path, small_kb)
+    groups = await groups_of(capsys, store, small_kb)
     dentist = dentist_group(groups)
     assert dentist["count"] == 3 and sorted(dentist["examples"]) == sorted(DENTIST)
     assert re.fullmatch(r"g\d+", dentist["id"]) and dentist["channels"] and dentist["nearest"]
     listed = {x for g in groups for x in g["examples"]}
     assert not listed & set(NOISE) and "good private dentist for autistic children" not in listed
     assert len({g["id"] for g in groups}) == len(groups)
-    assert groups_of(capsys, store.path, small_kb) == groups  # the same ids on the next run
+    assert await groups_of(capsys, store, small_kb) == groups  # the same ids on the next run
 
 
-async def test_out_of_scope_catches_are_listed_on_request(store: SQLiteStore, small_kb: Path,
+async def test_out_of_scope_catches_are_listed_on_request(store: Store, small_kb: Path,
                                                           capsys: pytest.CaptureFixture) -> None:
     """--include-out-of-scope adds what out-of-scope replies caught, marked as such."""
     await seed(store)
-    caught = [g for g in groups_of(capsys, store.path, small_kb, "--include-out-of-scope") if g["section"] == "caught"]
+    caught = [g for g in await groups_of(capsys, store, small_kb, "--include-out-of-scope") if g["section"] == "caught"]
     assert [g["examples"] for g in caught] == [["good private dentist for autistic children"]]
 
 
@@ -142,24 +154,24 @@ def test_neighbour_graph_groups_as_all_pairs_do(monkeypatch: pytest.MonkeyPatch,
 
 # ------------------------------------------------------------------ the CLI twins
 
-async def test_cli_loop_add_phrasing_then_undo(store: SQLiteStore, small_kb: Path,
+async def test_cli_loop_add_phrasing_then_undo(store: Store, small_kb: Path,
                                                capsys: pytest.CaptureFixture) -> None:
     """add-phrasing writes learned.yaml and the bot then answers; undo takes the phrasings out again."""
     await seed(store)
-    dentist = dentist_group(groups_of(capsys, store.path, small_kb))
+    dentist = dentist_group(await groups_of(capsys, store, small_kb))
     assert answer(small_kb, "is there an autism friendly dentist in hereford")["outcome"] == "unanswered"
-    code, out, _ = cli(capsys, store.path, small_kb, "add-phrasing", dentist["id"], "short-breaks")
+    code, out, _ = await cli(capsys, store, small_kb, "add-phrasing", dentist["id"], "short-breaks")
     assert code == 0 and "3 phrasings added to learned.yaml" in out
     assert set(DENTIST) <= set(load_knowledge(small_kb).entry("short-breaks").questions)
     assert answer(small_kb, "is there an autism friendly dentist in hereford") == {"outcome": "answer",
                                                                                    "topic": "short-breaks"}
-    assert all("dentist" not in g["examples"][0] for g in groups_of(capsys, store.path, small_kb))
+    assert all("dentist" not in g["examples"][0] for g in await groups_of(capsys, store, small_kb))
     action = int(re.search(r"Action (\d+)", out).group(1))
-    code, out, _ = cli(capsys, store.path, small_kb, "undo", str(action))
+    code, out, _ = await cli(capsys, store, small_kb, "undo", str(action))
     assert code == 0 and "taken out of learned.yaml" in out
     assert not set(DENTIST) & set(load_knowledge(small_kb).entry("short-breaks").questions)
-    assert dentist_group(groups_of(capsys, store.path, small_kb))["id"] == dentist["id"]
-    code, _, err = cli(capsys, store.path, small_kb, "undo", str(action))
+    assert dentist_group(await groups_of(capsys, store, small_kb))["id"] == dentist["id"]
+    code, _, err = await cli(capsys, store, small_kb, "undo", str(action))
     assert code == 1 and "already undone" in err
 
 
@@ -171,60 +183,59 @@ async def test_cli_loop_add_phrasing_then_undo(store: SQLiteStore, small_kb: Pat
     (["undo", "12345"], "there is no action 12345"),
     (["undo", "first"], "is not an action id"),
 ])
-async def test_cli_bad_ids_exit_non_zero_and_change_nothing(store: SQLiteStore, small_kb: Path,
+async def test_cli_bad_ids_exit_non_zero_and_change_nothing(store: Store, small_kb: Path,
                                                             capsys: pytest.CaptureFixture, args: list[str],
                                                             message: str) -> None:
     """Each triage command refuses a bad group, entry or action id with a clear message and exit code 1."""
     await seed(store)
-    dentist = dentist_group(groups_of(capsys, store.path, small_kb))
-    code, _, err = cli(capsys, store.path, small_kb, *[dentist["id"] if a == "GROUP" else a for a in args])
+    dentist = dentist_group(await groups_of(capsys, store, small_kb))
+    code, _, err = await cli(capsys, store, small_kb, *[dentist["id"] if a == "GROUP" else a for a in args])
     assert code == 1 and message in err
     assert not (small_kb / "learned.yaml").exists()
-    with sqlite3.connect(store.path) as db:
-        assert db.execute("SELECT COUNT(*) FROM editor_actions").fetchone()[0] == 0
+    assert await store.fetch("SELECT COUNT(*) FROM editor_actions") == [(0,)]
 
 
-async def test_cli_dismiss_needs_answer_and_undo_order(store: SQLiteStore, small_kb: Path,
+async def test_cli_dismiss_needs_answer_and_undo_order(store: Store, small_kb: Path,
                                                        capsys: pytest.CaptureFixture) -> None:
     """A dismissed group leaves the list; a gap stays listed as a gap; an undo waits for later actions' undo."""
     await seed(store)
-    groups = groups_of(capsys, store.path, small_kb)
+    groups = await groups_of(capsys, store, small_kb)
     tesco = next(g for g in groups if g["examples"] == ["what time does tesco close"])
-    assert cli(capsys, store.path, small_kb, "needs-answer", tesco["id"])[0] == 0
-    gap = next(g for g in groups_of(capsys, store.path, small_kb) if g["id"] == tesco["id"])
+    assert (await cli(capsys, store, small_kb, "needs-answer", tesco["id"]))[0] == 0
+    gap = next(g for g in await groups_of(capsys, store, small_kb) if g["id"] == tesco["id"])
     assert gap["section"] == "gaps" and gap["count"] == 1
-    assert cli(capsys, store.path, small_kb, "dismiss", tesco["id"])[0] == 0
-    assert all(g["id"] != tesco["id"] for g in groups_of(capsys, store.path, small_kb))
-    code, _, err = cli(capsys, store.path, small_kb, "undo", "1")
+    assert (await cli(capsys, store, small_kb, "dismiss", tesco["id"]))[0] == 0
+    assert all(g["id"] != tesco["id"] for g in await groups_of(capsys, store, small_kb))
+    code, _, err = await cli(capsys, store, small_kb, "undo", "1")
     assert code == 1 and "a later action (2) changed these questions" in err
-    assert cli(capsys, store.path, small_kb, "undo", "2")[0] == 0
-    assert next(g for g in groups_of(capsys, store.path, small_kb) if g["id"] == tesco["id"])["section"] == "gaps"
-    code, out, _ = cli(capsys, store.path, small_kb, "actions", "--json")
+    assert (await cli(capsys, store, small_kb, "undo", "2"))[0] == 0
+    assert next(g for g in await groups_of(capsys, store, small_kb) if g["id"] == tesco["id"])["section"] == "gaps"
+    code, out, _ = await cli(capsys, store, small_kb, "actions", "--json")
     recorded = json.loads(out)
     assert [a["action"] for a in recorded] == ["undo", "dismiss", "needs-answer"]
     assert recorded[1]["undone_by"] == recorded[0]["id"] and recorded[1]["editor"].startswith("cli:")
 
 
-async def test_erasing_a_sender_erases_their_triage_and_vectors(store: SQLiteStore, small_kb: Path,
+async def test_erasing_a_sender_erases_their_triage_and_vectors(store: Store, small_kb: Path,
                                                                 capsys: pytest.CaptureFixture) -> None:
     """FORGET removes the sender's triage state and sentence vector with their messages."""
     await seed(store)
-    dentist = dentist_group(groups_of(capsys, store.path, small_kb))  # keeps the sentence vectors
-    assert cli(capsys, store.path, small_kb, "dismiss", dentist["id"])[0] == 0
+    dentist = dentist_group(await groups_of(capsys, store, small_kb))  # keeps the sentence vectors
+    assert (await cli(capsys, store, small_kb, "dismiss", dentist["id"]))[0] == 0
     await store.forget("p0")
-    with sqlite3.connect(store.path) as db:
-        first = db.execute("SELECT MIN(id) FROM messages").fetchone()[0]
-        assert db.execute("SELECT COUNT(*) FROM triage").fetchone()[0] == 2
-        for table in ("triage", "question_vectors"):
-            assert db.execute(f"SELECT COUNT(*) FROM {table} WHERE message_id < ?", (first,)).fetchone()[0] == 0
+    [(first,)] = await store.fetch("SELECT MIN(id) FROM messages")
+    assert await store.fetch("SELECT COUNT(*) FROM triage") == [(2,)]
+    for table in ("triage", "question_vectors"):
+        assert await store.fetch(f"SELECT COUNT(*) FROM {table} WHERE message_id < ?", first) == [(0,)]
 
 
 # ------------------------------------------------------------------ the page
 
-@pytest.fixture
-async def signpost(tmp_path: Path, small_kb: Path):
-    bot = await open_signpost(Settings(db_path=tmp_path / "log.sqlite3", secret="s" * 32, knowledge_dir=small_kb,
-                                       editor_password_hash=HASH))
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def signpost(request: pytest.FixtureRequest, tmp_path: Path, small_kb: Path):
+    db_url = request.getfixturevalue("postgres_url") if request.param == "postgresql" else None
+    bot = await open_signpost(Settings(db_path=tmp_path / "log.sqlite3", db_url=db_url, secret="s" * 32,
+                                       knowledge_dir=small_kb, editor_password_hash=HASH))
     await seed(bot.store)
     yield bot
     await bot.close()
@@ -309,8 +320,7 @@ async def test_new_forms_need_the_session_csrf_token(signpost: Signpost, path: s
         for token in (None, "forged"):
             response = await client.post(path, data={**data, **({"csrf": token} if token else {})})
             assert response.status_code == 403 and "zebra" not in response.text
-        with sqlite3.connect(signpost.settings.db_path) as db:
-            assert db.execute("SELECT COUNT(*) FROM editor_actions").fetchone()[0] == 0
+        assert await signpost.store.fetch("SELECT COUNT(*) FROM editor_actions") == [(0,)]
 
 
 async def test_logged_out_visitor_sees_no_questions(signpost: Signpost) -> None:
@@ -321,12 +331,12 @@ async def test_logged_out_visitor_sees_no_questions(signpost: Signpost) -> None:
             assert "dentist" not in response.text and "asdfgh" not in response.text
 
 
-async def test_suggest_never_proposes_noise(store: SQLiteStore, small_kb: Path, tmp_path: Path,
+async def test_suggest_never_proposes_noise(store: Store, small_kb: Path, tmp_path: Path,
                                             capsys: pytest.CaptureFixture) -> None:
     """`editors suggest` drafts from real questions only: no command, number, greeting or thanks."""
     await seed(store)
     out = tmp_path / "suggestions.yaml"
-    assert cli(capsys, store.path, small_kb, "suggest", "--out", str(out))[0] == 0
+    assert (await cli(capsys, store, small_kb, "suggest", "--out", str(out)))[0] == 0
     drafted = out.read_text()
     assert "dentist" in drafted and not any(f"- {text}\n" in drafted or f"'{text}'" in drafted for text in NOISE)
 
@@ -342,30 +352,30 @@ async def test_page_refuses_a_phrasing_without_an_entry(signpost: Signpost, smal
     assert not (small_kb / "learned.yaml").exists()
 
 
-async def test_row_context_counts_a_no_that_followed(store: SQLiteStore, small_kb: Path,
+async def test_row_context_counts_a_no_that_followed(store: Store, small_kb: Path,
                                                      capsys: pytest.CaptureFixture) -> None:
     """A "no, this did not help" from the same parent soon after the question shows in the group's context."""
     await store.log(LogRecord("telegram", "parent", DENTIST[0], "unanswered"))
     await store.log(LogRecord("telegram", "other", DENTIST[1], "unanswered"))
     answered = await store.log(LogRecord("telegram", "parent", "short breaks", "answer", "short-breaks", 0.9))
     assert await store.record_feedback(answered, "parent", helpful=False)
-    group = dentist_group(groups_of(capsys, store.path, small_kb))
+    group = dentist_group(await groups_of(capsys, store, small_kb))
     assert group["count"] == 2 and group["no_feedback"] == 1 and group["channel_counts"] == {"telegram": 2}
 
 
-async def test_out_of_scope_with_and_without_an_entry(store: SQLiteStore, small_kb: Path,
+async def test_out_of_scope_with_and_without_an_entry(store: Store, small_kb: Path,
                                                       capsys: pytest.CaptureFixture) -> None:
     """With an out-of-scope entry the group's questions are caught by it from now on; without, it is not SEND."""
     (small_kb / "out-of-scope.yaml").write_text(
         "- id: oos-shops\n  kind: out-of-scope\n  title: Shops\n  questions: [supermarket opening hours]\n"
         "  answer: I can only help with SEND support. A shop's own website has its opening times.\n")
     await seed(store)
-    groups = groups_of(capsys, store.path, small_kb)
+    groups = await groups_of(capsys, store, small_kb)
     tesco = next(g for g in groups if g["examples"] == ["what time does tesco close"])
     noise = next(g for g in groups if g["examples"] == [GIBBERISH])
-    code, out, _ = cli(capsys, store.path, small_kb, "out-of-scope", tesco["id"], "oos-shops")
+    code, out, _ = await cli(capsys, store, small_kb, "out-of-scope", tesco["id"], "oos-shops")
     assert code == 0 and "marked out of scope, as oos-shops" in out
     assert build_replies(small_kb).respond("what time does tesco close").kind == "out-of-scope"
-    code, out, _ = cli(capsys, store.path, small_kb, "out-of-scope", noise["id"])
+    code, out, _ = await cli(capsys, store, small_kb, "out-of-scope", noise["id"])
     assert code == 0 and "marked not SEND (ignored)" in out
     assert "oos-shops" in (small_kb / "learned.yaml").read_text() and GIBBERISH not in (small_kb / "learned.yaml").read_text()

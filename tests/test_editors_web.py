@@ -1,4 +1,5 @@
-"""The editors' web page through the real Starlette app: login, sessions, CSRF, reports, reload, switched off."""
+"""The editors' web page through the real Starlette app: login, sessions, CSRF, reports, reload, switched off;
+the pages that read the log on a SQLite file and on a real PostgreSQL database."""
 from __future__ import annotations
 
 import re
@@ -22,15 +23,17 @@ HASH = hash_password(PASSWORD, n=2**14)  # the least cost parse_hash accepts
 SECRET_QUESTION = "is there a zebra club for my son"  # log text a stranger must never see
 
 
-async def make_signpost(tmp_path: Path, knowledge_dir: Path | None, password_hash: str | None) -> Signpost:
-    settings = Settings(db_path=tmp_path / "log.sqlite3", secret="s" * 32, knowledge_dir=knowledge_dir,
+async def make_signpost(tmp_path: Path, knowledge_dir: Path | None, password_hash: str | None,
+                        db_url: str | None = None) -> Signpost:
+    settings = Settings(db_path=tmp_path / "log.sqlite3", db_url=db_url, secret="s" * 32, knowledge_dir=knowledge_dir,
                         editor_password_hash=password_hash)
     return await open_signpost(settings)
 
 
-@pytest.fixture
-async def signpost(tmp_path: Path, small_kb: Path):
-    bot = await make_signpost(tmp_path, small_kb, HASH)
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def signpost(request: pytest.FixtureRequest, tmp_path: Path, small_kb: Path):
+    db_url = request.getfixturevalue("postgres_url") if request.param == "postgresql" else None
+    bot = await make_signpost(tmp_path, small_kb, HASH, db_url)
     await bot.store.log(LogRecord("sms", "k1", SECRET_QUESTION, "unanswered"))
     await bot.store.log(LogRecord("sms", "k2", "<script>alert(1)</script> clubs", "unanswered"))
     yield bot

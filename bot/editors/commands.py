@@ -7,11 +7,11 @@ knowledge files, because only an editor decides what the bot says.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import csv
 import getpass
 import json
 import sys
-from contextlib import closing
 from pathlib import Path
 from typing import Callable, TextIO
 
@@ -20,30 +20,40 @@ import yaml
 from ..config import Settings
 from ..knowledge import BUNDLED_DIR
 from ..matcher import Matcher
+from ..store import Store
 from ..text import STOPWORDS, fold
 from . import triage_cli
 from .auth import hash_password
+from .council_log import council, opened_log
 from .grouping import Group
 from .spreadsheet import safe_row
-from .reports import EntryFeedback, ReportError, WeekStats, feedback_report, open_log, parse_since, weekly_stats
+from .reports import EntryFeedback, ReportError, WeekStats, feedback_report, parse_since, weekly_stats
 from .triage import TriageError
+from .triage_cli import Command
 
 DEFAULT_SUGGESTIONS = Path("suggestions.yaml")
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    commands: dict[str, Callable[[argparse.Namespace, Settings], int]] = {
-        "unanswered": unanswered, "feedback": feedback, "stats": stats,
-        "suggest": suggest, "password-hash": password_hash, **triage_cli.COMMANDS,
+    commands: dict[str, Command] = {
+        "unanswered": unanswered, "feedback": feedback, "stats": stats, "suggest": suggest, **triage_cli.COMMANDS,
     }
     if args.report not in triage_cli.COMMANDS and getattr(args, "ids", None):
         print(f"editors {args.report} takes no ids (got {' '.join(args.ids)})", file=sys.stderr)
         return 2
     try:
-        return commands[args.report](args, settings)
+        if args.report == "password-hash":
+            return password_hash(args, settings)
+        settings, tenant = council(settings, getattr(args, "tenant", None))
+        return asyncio.run(_with_log(commands[args.report], args, settings, tenant))
     except (ReportError, TriageError) as exc:
         print(exc, file=sys.stderr)
         return 1
+
+
+async def _with_log(command: Command, args: argparse.Namespace, settings: Settings, tenant: str) -> int:
+    async with opened_log(settings, tenant) as log:
+        return await command(args, settings, log)
 
 
 # ------------------------------------------------------------------ building the reports
@@ -54,18 +64,17 @@ def _matcher(settings: Settings) -> Matcher:
     return build_replies(settings.knowledge_dir).matcher
 
 
-def unanswered_groups(settings: Settings, since: str, matcher: Matcher | None = None,
-                      caught: bool = False) -> list[Group]:
+async def unanswered_groups(settings: Settings, log: Store, since: str, matcher: Matcher | None = None,
+                            caught: bool = False) -> list[Group]:
     """The questions waiting for an editor and the gaps kept for a new answer (and, with `caught`,
     what out-of-scope entries caught), grouped; triaged questions and noise are left out."""
     sections = ("unanswered", "gaps", "caught") if caught else ("unanswered", "gaps")
-    found = triage_cli.desk(settings, matcher).groups(since, sections)
+    found = await triage_cli.desk(settings, log, matcher).groups(since, sections)
     return [group for section in sections for group in found[section]]
 
 
-def _feedback(settings: Settings, since: str) -> list[EntryFeedback]:
-    with closing(open_log(settings.db_path)) as db:
-        rows = feedback_report(db, parse_since(since))
+async def _feedback(settings: Settings, log: Store, since: str) -> list[EntryFeedback]:
+    rows = await feedback_report(log, parse_since(since))
     knowledge = _matcher(settings).knowledge
     for row in rows:
         entry = knowledge.entry(row.topic)
@@ -73,9 +82,8 @@ def _feedback(settings: Settings, since: str) -> list[EntryFeedback]:
     return rows
 
 
-def _stats(settings: Settings, since: str) -> list[WeekStats]:
-    with closing(open_log(settings.db_path)) as db:
-        return weekly_stats(db, parse_since(since))
+async def _stats(log: Store, since: str) -> list[WeekStats]:
+    return await weekly_stats(log, parse_since(since))
 
 
 # ------------------------------------------------------------------ output
@@ -103,8 +111,9 @@ def _clip(text: str, width: int) -> str:
 UNANSWERED_CSV = ["id", "section", "count", "first_seen", "last_seen", "channels", "nearest_topic", "nearest_score", "examples"]
 
 
-def unanswered(args: argparse.Namespace, settings: Settings) -> int:
-    groups = [g.as_dict() for g in unanswered_groups(settings, args.since, caught=args.include_out_of_scope)]
+async def unanswered(args: argparse.Namespace, settings: Settings, log: Store) -> int:
+    groups = [g.as_dict() for g in await unanswered_groups(settings, log, args.since,
+                                                           caught=args.include_out_of_scope)]
     return _emit(args, groups, UNANSWERED_CSV, lambda g: [
         g["id"], g["section"], g["count"], g["first_seen"], g["last_seen"], ";".join(g["channels"]), g["nearest_topic"] or "",
         g["nearest_score"], " | ".join(g["examples"])], _unanswered_table)
@@ -130,8 +139,8 @@ def _unanswered_table(groups: list[dict], out: TextIO) -> None:
 FEEDBACK_CSV = ["topic", "title", "helpful", "not_helpful", "not_helpful_rate", "no_questions", "missing"]
 
 
-def feedback(args: argparse.Namespace, settings: Settings) -> int:
-    rows = [r.as_dict() for r in _feedback(settings, args.since)]
+async def feedback(args: argparse.Namespace, settings: Settings, log: Store) -> int:
+    rows = [r.as_dict() for r in await _feedback(settings, log, args.since)]
     return _emit(args, rows, FEEDBACK_CSV, lambda r: [
         r["topic"], r["title"] or "", r["helpful"], r["not_helpful"], r["not_helpful_rate"],
         " | ".join(r["no_questions"]), " | ".join(r["missing"])], _feedback_table)
@@ -154,8 +163,8 @@ STATS_OUTCOMES = ("answer", "clarify", "unanswered", "smalltalk", "crisis")
 STATS_CSV = ["week", "messages", *STATS_OUTCOMES, "questions", "answer_rate", "channels", "top_topics"]
 
 
-def stats(args: argparse.Namespace, settings: Settings) -> int:
-    weeks = [w.as_dict() for w in _stats(settings, args.since)]
+async def stats(args: argparse.Namespace, settings: Settings, log: Store) -> int:
+    weeks = [w.as_dict() for w in await _stats(log, args.since)]
     return _emit(args, weeks, STATS_CSV, lambda w: [
         w["week"], w["messages"], *(w["outcomes"].get(o, 0) for o in STATS_OUTCOMES), w["questions"],
         "" if w["answer_rate"] is None else w["answer_rate"],
@@ -216,13 +225,13 @@ def _inside(path: Path, directory: Path) -> bool:
     return path.resolve().is_relative_to(directory.resolve())
 
 
-def suggest(args: argparse.Namespace, settings: Settings) -> int:
+async def suggest(args: argparse.Namespace, settings: Settings, log: Store) -> int:
     out = Path(args.out) if args.out else DEFAULT_SUGGESTIONS
     for knowledge_dir in {BUNDLED_DIR, settings.knowledge_dir or BUNDLED_DIR}:
         if _inside(out, knowledge_dir):
             raise ReportError(f"refusing to write into {knowledge_dir}: suggestions are for an editor to review")
     matcher = _matcher(settings)
-    proposal = suggestions(unanswered_groups(settings, args.since, matcher), matcher.thresholds.clarify)
+    proposal = suggestions(await unanswered_groups(settings, log, args.since, matcher), matcher.thresholds.clarify)
     text = SUGGEST_HEADER.format(period=f"since {args.since}")
     text += yaml.safe_dump(proposal, sort_keys=False, allow_unicode=True, width=100)
     out.write_text(text, encoding="utf-8")

@@ -1,20 +1,23 @@
-"""Read-only queries over the SQLite log for the editors' reports.
+"""Read-only queries over the log for the editors' reports, on either store.
 
-Plain sqlite3 on a read-only connection: the reports never write, and they can run
-beside the live server (WAL lets readers and the writer work at once).
+The same SQL runs on SQLite and PostgreSQL through the store's `read` (bot/store.py): on
+SQLite a second, read-only connection beside the live server (WAL lets readers and the
+writer work at once), on PostgreSQL a read-only transaction. Every query is bound to the
+store's tenant, so a council's editors read only their own council's rows.
 """
 from __future__ import annotations
 
+import asyncio
+import bisect
 import datetime as dt
 import math
 import re
-import sqlite3
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from ..noise import is_noise
 from ..feedback import DETAIL_KIND
+from ..noise import is_noise
+from ..store import Store
 
 # Unanswered rows with these kinds were handled on purpose (another council's area, a
 # question the knowledge base marks out of scope) or were never questions (a command, a
@@ -33,7 +36,7 @@ _SINCE = re.compile(r"^\s*(\d{1,6})\s*([dw])\s*$", re.IGNORECASE)  # int() refus
 
 
 class ReportError(Exception):
-    """A report cannot run: no log file, or a --since it cannot read."""
+    """A report cannot run: no log file, no such council, or a --since it cannot read."""
 
 
 def utcnow() -> dt.datetime:
@@ -60,17 +63,6 @@ def _iso(moment: dt.datetime) -> str:
     return moment.astimezone(dt.timezone.utc).isoformat(timespec="seconds")
 
 
-def open_log(path: Path | str) -> sqlite3.Connection:
-    """A read-only connection to the log; ReportError when there is no log yet."""
-    path = Path(path)
-    if not path.is_file():
-        raise ReportError(f"no log at {path}: has the bot run with this --db?")
-    db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False)
-    db.execute("PRAGMA busy_timeout=5000")  # the server may be mid-write
-    db.row_factory = sqlite3.Row
-    return db
-
-
 # ------------------------------------------------------------------ unanswered
 
 @dataclass(frozen=True)
@@ -82,47 +74,58 @@ class LoggedQuestion:
     no_after: bool = False  # the same sender said an answer did not help within half an hour
 
 
-def has_table(db: sqlite3.Connection, name: str) -> bool:
-    return db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)).fetchone() is not None
-
-
 # A clarify the parent never picked from (their next message is not a pick) went unanswered too.
-_UNPICKED = ("(m.outcome = 'clarify' AND COALESCE((SELECT n.kind FROM messages n WHERE n.sender = m.sender"
-             " AND n.id > m.id ORDER BY n.id LIMIT 1), '') <> 'picked')")
+_UNPICKED = ("(m.outcome = 'clarify' AND COALESCE((SELECT n.kind FROM messages n WHERE n.tenant = m.tenant"
+             " AND n.sender = m.sender AND n.id > m.id ORDER BY n.id LIMIT 1), '') <> 'picked')")
+_UNTRIAGED = " AND NOT EXISTS (SELECT 1 FROM triage t WHERE t.message_id = m.id)"
 
 
-def _section_filter(section: str, triaged: bool, sure_catch: float) -> tuple[str, tuple]:
+def _section_filter(section: str, sure_catch: float) -> tuple[str, tuple]:
     """SQL for one list: the untriaged unanswered questions (with the clarifies never picked from and
     what an out-of-scope entry caught below `sure_catch`: the bot was not sure of those either), the
     gaps kept for a new answer, or what out-of-scope entries caught surely and no editor has looked at yet."""
     handled = ",".join("?" * len(HANDLED_KINDS))
-    untriaged = " AND m.id NOT IN (SELECT message_id FROM triage)" if triaged else ""
     if section == "unanswered":
         return (f" AND ((m.outcome = 'unanswered' AND (m.kind IS NULL OR m.kind NOT IN ({handled})"
-                f" OR (m.kind = 'out-of-scope' AND m.score < ?))) OR {_UNPICKED}){untriaged}",
+                f" OR (m.kind = 'out-of-scope' AND m.score < ?))) OR {_UNPICKED}){_UNTRIAGED}",
                 (*HANDLED_KINDS, sure_catch))
     if section == "caught":
-        return f" AND m.outcome = 'unanswered' AND m.kind = 'out-of-scope' AND m.score >= ?{untriaged}", (sure_catch,)
+        return f" AND m.outcome = 'unanswered' AND m.kind = 'out-of-scope' AND m.score >= ?{_UNTRIAGED}", (sure_catch,)
     if section == "gaps":
-        return ((" AND m.outcome IN ('unanswered', 'clarify')"
-                 " AND m.id IN (SELECT message_id FROM triage WHERE state = 'gap')", ()) if triaged else (" AND 0", ()))
+        return (" AND m.outcome IN ('unanswered', 'clarify')"
+                " AND EXISTS (SELECT 1 FROM triage t WHERE t.message_id = m.id AND t.state = 'gap')", ())
     raise ValueError(f"unknown section {section!r}")
 
 
-def unanswered_questions(db: sqlite3.Connection, since: dt.datetime, section: str = "unanswered",
-                         sure_catch: float = 0.0) -> list[LoggedQuestion]:
+async def unanswered_questions(log: Store, since: dt.datetime, section: str = "unanswered",
+                               sure_catch: float = 0.0) -> list[LoggedQuestion]:
     """The questions of one list (SECTIONS), oldest first, noise left out (rows logged before it was marked too).
     `sure_catch`: the score from which an out-of-scope entry's catch is sure (the matcher's answer threshold)."""
-    where, params = _section_filter(section, has_table(db, "triage"), sure_catch)
-    rows = db.execute(
-        "SELECT m.id, m.at, m.channel, m.text, EXISTS (SELECT 1 FROM feedback f WHERE f.sender = m.sender"
-        " AND f.helpful = 0 AND julianday(f.at) BETWEEN julianday(m.at) AND julianday(m.at) + ?) AS no_after"
-        f" FROM messages m WHERE m.at >= ?{where} ORDER BY m.at, m.id",
-        (NO_AFTER_DAYS, _iso(since), *params),
-    ).fetchall()
-    noise = {text: is_noise(text) for text in {r["text"] for r in rows}}  # each distinct text once
-    return [LoggedQuestion(r["id"], r["at"], r["channel"], r["text"], bool(r["no_after"]))
-            for r in rows if not noise[r["text"]]]
+    where, params = _section_filter(section, sure_catch)
+    rows = await log.read(f"SELECT m.id, m.at, m.channel, m.text, m.sender FROM messages m"
+                          f" WHERE m.tenant = ? AND m.at >= ?{where} ORDER BY m.at, m.id",
+                          log.tenant, _iso(since), *params)
+    noes = await log.read("SELECT sender, at FROM feedback WHERE tenant = ? AND helpful = 0 AND at >= ?",
+                          log.tenant, _iso(since))
+    return await asyncio.to_thread(_questions, rows, noes)  # thousands of texts: off the event loop
+
+
+def _questions(rows: list[tuple], noes: list[tuple]) -> list[LoggedQuestion]:
+    said_no: dict[str, list[dt.datetime]] = defaultdict(list)
+    for sender, at in noes:
+        said_no[sender].append(dt.datetime.fromisoformat(at))
+    for times in said_no.values():
+        times.sort()
+    noise = {text: is_noise(text) for text in {row[3] for row in rows}}  # each distinct text once
+    return [LoggedQuestion(id, at, channel, text, _no_after(said_no.get(sender, []), at))
+            for id, at, channel, text, sender in rows if not noise[text]]
+
+
+def _no_after(times: list[dt.datetime], asked: str) -> bool:
+    """Whether the sender said "no, that did not help" within NO_AFTER_DAYS after asking."""
+    start = dt.datetime.fromisoformat(asked)
+    first = bisect.bisect_left(times, start)
+    return first < len(times) and times[first] <= start + dt.timedelta(days=NO_AFTER_DAYS)
 
 
 # ------------------------------------------------------------------ feedback
@@ -160,29 +163,28 @@ def _worse_bound(bad: int, total: int, z: float = 1.96) -> float:
     return (centre - spread) / (1 + z * z / total)
 
 
-def feedback_report(db: sqlite3.Connection, since: dt.datetime) -> list[EntryFeedback]:
+async def feedback_report(log: Store, since: dt.datetime) -> list[EntryFeedback]:
     """Each answered topic's "did this help?" counts, worst first."""
-    rows = db.execute(
+    votes = await log.read(
         "SELECT m.topic, f.helpful, m.text FROM feedback f JOIN messages m ON m.id = f.message_id"
-        " WHERE m.at >= ? AND m.topic IS NOT NULL ORDER BY m.at DESC, m.id DESC",
-        (_iso(since),),
-    ).fetchall()
+        " WHERE m.tenant = ? AND m.at >= ? AND m.topic IS NOT NULL ORDER BY m.at DESC, m.id DESC",
+        log.tenant, _iso(since))
+    details = await log.read(
+        "SELECT topic, text FROM messages WHERE tenant = ? AND kind = ? AND at >= ? AND topic IS NOT NULL"
+        " AND text != '' ORDER BY at DESC, id DESC", log.tenant, DETAIL_KIND, _iso(since))
     by_topic: dict[str, EntryFeedback] = {}
-    for row in rows:
-        entry = by_topic.setdefault(row["topic"], EntryFeedback(row["topic"]))
-        if row["helpful"]:
+    for topic, helpful, text in votes:
+        entry = by_topic.setdefault(topic, EntryFeedback(topic))
+        if helpful:
             entry.helpful += 1
             continue
         entry.not_helpful += 1
-        if row["text"] not in entry.no_questions and len(entry.no_questions) < MAX_NO_QUESTIONS:
-            entry.no_questions.append(row["text"])
-    details = db.execute(
-        "SELECT topic, text FROM messages WHERE kind = ? AND at >= ? AND topic IS NOT NULL AND text != ''"
-        " ORDER BY at DESC, id DESC", (DETAIL_KIND, _iso(since))).fetchall()
-    for row in details:
-        entry = by_topic.setdefault(row["topic"], EntryFeedback(row["topic"]))
-        if row["text"] not in entry.missing and len(entry.missing) < MAX_NO_QUESTIONS:
-            entry.missing.append(row["text"])
+        if text not in entry.no_questions and len(entry.no_questions) < MAX_NO_QUESTIONS:
+            entry.no_questions.append(text)
+    for topic, text in details:
+        entry = by_topic.setdefault(topic, EntryFeedback(topic))
+        if text not in entry.missing and len(entry.missing) < MAX_NO_QUESTIONS:
+            entry.missing.append(text)
     return sorted(by_topic.values(),
                   key=lambda e: (-_worse_bound(e.not_helpful, e.votes), -e.not_helpful, e.topic))
 
@@ -220,21 +222,25 @@ def iso_week(at: str) -> str:
     return f"{year}-W{week:02d}"
 
 
-def weekly_stats(db: sqlite3.Connection, since: dt.datetime) -> list[WeekStats]:
+async def weekly_stats(log: Store, since: dt.datetime) -> list[WeekStats]:
     """Messages, outcomes, topics and channels per ISO week, oldest first."""
+    rows = await log.read("SELECT at, channel, outcome, topic, kind FROM messages WHERE tenant = ? AND at >= ?"
+                          " ORDER BY at", log.tenant, _iso(since))
+    return await asyncio.to_thread(_weeks, rows)  # a quarter's messages: off the event loop
+
+
+def _weeks(rows: list[tuple]) -> list[WeekStats]:
     weeks: dict[str, WeekStats] = defaultdict(lambda: WeekStats(""))
-    rows = db.execute("SELECT at, channel, outcome, topic, kind FROM messages WHERE at >= ? ORDER BY at",
-                      (_iso(since),))
-    for row in rows:
-        week = weeks[iso_week(row["at"])]
+    for at, channel, outcome, topic, kind in rows:
+        week = weeks[iso_week(at)]
         week.messages += 1
-        week.outcomes[row["outcome"]] += 1
-        week.channels[row["channel"]] += 1
-        if row["topic"]:
-            week.topics[row["topic"]] += 1
-        if row["outcome"] in QUESTION_OUTCOMES and row["kind"] not in FOLLOW_UP_KINDS + HANDLED_KINDS:
+        week.outcomes[outcome] += 1
+        week.channels[channel] += 1
+        if topic:
+            week.topics[topic] += 1
+        if outcome in QUESTION_OUTCOMES and kind not in FOLLOW_UP_KINDS + HANDLED_KINDS:
             week.questions += 1
-            week.answered += row["outcome"] != "unanswered"
+            week.answered += outcome != "unanswered"
     for name, week in weeks.items():
         week.week = name
     return [weeks[name] for name in sorted(weeks)]

@@ -5,18 +5,22 @@ answer) sets the triage state of a group's messages and is written to `editor_ac
 with who, when, the entry and each message's previous state, in one transaction. Undo
 puts the previous states back, and only while no later action has changed those messages.
 
-Plain sqlite3 with BEGIN IMMEDIATE and a busy timeout: the editors' tools write beside
-the running bot's own connection (NOTES 12), from the page's thread pool or the CLI.
+The same SQL on both stores, through the store's `transaction` and `read` (bot/store.py):
+on SQLite BEGIN IMMEDIATE beside the running bot's writes (NOTES 12), on PostgreSQL one
+pooled connection's transaction. Actions carry the store's tenant, and every message and
+action is looked up within it: one council's editors can never touch another's questions.
 """
 from __future__ import annotations
 
 import datetime as dt
 import json
-import sqlite3
 from dataclasses import dataclass, field
-from pathlib import Path
+from typing import Any, Awaitable, Callable
 
-from ..store import SCHEMA
+from ..store import LogWriter, Store
+
+ACTION_COLUMNS = "id, at, editor, action, entry, detail, undone_by"
+Query = Callable[..., Awaitable[list[tuple]]]  # a store's `read`, or a transaction's `fetch`
 
 # action -> the triage state it gives the messages
 STATES = {"add-phrasing": "phrasing", "out-of-scope": "out-of-scope", "not-send": "not-send",
@@ -68,110 +72,96 @@ def _now() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 
 
-def open_writer(path: Path | str) -> sqlite3.Connection:
-    """A writable connection to the log, with the editors' tables in place."""
-    path = Path(path)
-    if not path.is_file():
-        raise TriageError(f"no log at {path}: has the bot run with this --db?")
-    db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=5)
-    db.row_factory = sqlite3.Row
-    for pragma in ("busy_timeout=5000", "foreign_keys=ON", "synchronous=NORMAL"):
-        db.execute(f"PRAGMA {pragma}")
-    db.executescript(SCHEMA)  # CREATE ... IF NOT EXISTS: a log from before these tables gets them
-    return db
+def _marks(values: list[Any]) -> str:
+    return ",".join("?" * len(values))
 
 
-class _Transaction:
-    def __init__(self, db: sqlite3.Connection) -> None:
-        self.db = db
-
-    def __enter__(self) -> sqlite3.Connection:
-        self.db.execute("BEGIN IMMEDIATE")
-        return self.db
-
-    def __exit__(self, kind: object, *rest: object) -> None:
-        self.db.execute("ROLLBACK" if kind else "COMMIT")
-
-
-def _states(db: sqlite3.Connection, message_ids: list[int]) -> dict[str, list | None]:
-    found = {str(i): None for i in message_ids}
-    for row in db.execute(f"SELECT message_id, state, entry, action_id FROM triage WHERE message_id IN "
-                          f"({','.join('?' * len(message_ids))})", message_ids):  # noqa: S608
-        found[str(row["message_id"])] = [row["state"], row["entry"], row["action_id"]]
+async def _states(tx: LogWriter, message_ids: list[int]) -> dict[str, list | None]:
+    found: dict[str, list | None] = {str(i): None for i in message_ids}
+    for message_id, state, entry, action_id in await tx.fetch(
+            f"SELECT message_id, state, entry, action_id FROM triage WHERE message_id IN ({_marks(message_ids)})",
+            *message_ids):  # noqa: S608 (placeholders only)
+        found[str(message_id)] = [state, entry, action_id]
     return found
 
 
-def record(db: sqlite3.Connection, editor: str, action: str, message_ids: list[int], entry: str | None = None,
-           phrasings: list[str] | None = None) -> Action:
+async def record(log: Store, editor: str, action: str, message_ids: list[int], entry: str | None = None,
+                 phrasings: list[str] | None = None) -> Action:
     """Set the messages' state for `action` and record it, with their previous states, in one transaction."""
     if action not in STATES:
         raise TriageError(f"unknown action {action!r}")
     if not message_ids:
         raise TriageError("the group has no questions")
-    with _Transaction(db):
-        present = [r[0] for r in db.execute(f"SELECT id FROM messages WHERE id IN ({','.join('?' * len(message_ids))})",
-                                            message_ids)]  # noqa: S608
+    async with log.transaction() as tx:
+        present = [r[0] for r in await tx.fetch(
+            f"SELECT id FROM messages WHERE tenant = ? AND id IN ({_marks(message_ids)}) ORDER BY id",
+            log.tenant, *message_ids)]  # noqa: S608
         if not present:
             raise TriageError("those questions are no longer in the log (erased or purged)")
-        detail = {"messages": present, "previous": _states(db, present), "phrasings": phrasings or []}
+        detail = {"messages": present, "previous": await _states(tx, present), "phrasings": phrasings or []}
         at = _now()
-        cursor = db.execute("INSERT INTO editor_actions (at, editor, action, entry, detail) VALUES (?, ?, ?, ?, ?)",
-                            (at, editor, action, entry, json.dumps(detail)))
-        action_id = int(cursor.lastrowid or 0)
-        db.executemany("INSERT OR REPLACE INTO triage (message_id, state, entry, action_id) VALUES (?, ?, ?, ?)",
-                       [(i, STATES[action], entry, action_id) for i in present])
-    return Action(action_id, at, editor, action, entry, detail)
+        [(action_id,)] = await tx.fetch(
+            "INSERT INTO editor_actions (at, editor, action, entry, detail, tenant) VALUES (?, ?, ?, ?, ?, ?)"
+            " RETURNING id", at, editor, action, entry, json.dumps(detail), log.tenant)
+        await tx.executemany(
+            "INSERT INTO triage (message_id, state, entry, action_id) VALUES (?, ?, ?, ?) ON CONFLICT (message_id)"
+            " DO UPDATE SET state = excluded.state, entry = excluded.entry, action_id = excluded.action_id",
+            [(i, STATES[action], entry, action_id) for i in present])
+    return Action(int(action_id), at, editor, action, entry, detail)
 
 
-def _action(row: sqlite3.Row) -> Action:
-    return Action(row["id"], row["at"], row["editor"], row["action"], row["entry"], json.loads(row["detail"]),
-                  row["undone_by"])
+def _action(row: tuple) -> Action:
+    id, at, editor, action, entry, detail, undone_by = row
+    return Action(int(id), at, editor, action, entry, json.loads(detail), undone_by)
 
 
-def get_action(db: sqlite3.Connection, action_id: int | str) -> Action:
+async def get_action(query: Query, tenant: str, action_id: int | str) -> Action:
     try:
         number = int(str(action_id).lstrip("aA#"))
     except ValueError:
         raise TriageError(f"{action_id!r} is not an action id (a number from `editors actions`)") from None
-    row = db.execute("SELECT * FROM editor_actions WHERE id = ?", (number,)).fetchone()
-    if row is None:
+    rows = await query(f"SELECT {ACTION_COLUMNS} FROM editor_actions WHERE tenant = ? AND id = ?", tenant, number)
+    if not rows:
         raise TriageError(f"there is no action {number}")
-    return _action(row)
+    return _action(rows[0])
 
 
-def recent_actions(db: sqlite3.Connection, limit: int = 20) -> list[Action]:
-    return [_action(r) for r in db.execute("SELECT * FROM editor_actions ORDER BY id DESC LIMIT ?", (limit,))]
+async def recent_actions(log: Store, limit: int = 20) -> list[Action]:
+    rows = await log.read(f"SELECT {ACTION_COLUMNS} FROM editor_actions WHERE tenant = ? ORDER BY id DESC LIMIT ?",
+                          log.tenant, limit)
+    return [_action(r) for r in rows]
 
 
-def check_undoable(db: sqlite3.Connection, action: Action) -> None:
+async def check_undoable(query: Query, action: Action) -> None:
     """Raise TriageError unless undoing `action` now would put back exactly what it changed."""
     if action.action == "undo":
         raise TriageError(f"action {action.id} is itself an undo; to redo, take the action again")
     if action.undone_by is not None:
         raise TriageError(f"action {action.id} was already undone (by action {action.undone_by})")
-    later = {row[0] for row in db.execute(
-        f"SELECT action_id FROM triage WHERE message_id IN ({','.join('?' * len(action.message_ids))})",
-        action.message_ids)} - {action.id}  # noqa: S608
+    ids = action.message_ids
+    later = {row[0] for row in await query(
+        f"SELECT action_id FROM triage WHERE message_id IN ({_marks(ids)})", *ids)} - {action.id} if ids else set()
     if later:
         raise TriageError(f"a later action ({', '.join(map(str, sorted(later)))}) changed these questions: "
                           "undo that first")
 
 
-def undo(db: sqlite3.Connection, action: Action, editor: str) -> Action:
-    """Put back the states `action` replaced, and record the undo."""
-    with _Transaction(db):
-        check_undoable(db, action)
+async def undo(log: Store, action_id: int | str, editor: str) -> tuple[Action, Action]:
+    """Put back the states an action replaced, and record the undo: (the action, its undo)."""
+    async with log.transaction() as tx:
+        action = await get_action(tx.fetch, log.tenant, action_id)
+        await check_undoable(tx.fetch, action)
         for message_id, previous in action.detail.get("previous", {}).items():
             if previous is None:
-                db.execute("DELETE FROM triage WHERE message_id = ? AND action_id = ?", (int(message_id), action.id))
+                await tx.execute("DELETE FROM triage WHERE message_id = ? AND action_id = ?", int(message_id), action.id)
             else:
                 state, entry, old_action = previous
-                db.execute("UPDATE triage SET state = ?, entry = ?, action_id = ? WHERE message_id = ? AND action_id = ?",
-                           (state, entry, old_action, int(message_id), action.id))
+                await tx.execute("UPDATE triage SET state = ?, entry = ?, action_id = ? WHERE message_id = ?"
+                                 " AND action_id = ?", state, entry, old_action, int(message_id), action.id)
         detail = {"undoes": action.id, "messages": action.message_ids}
         at = _now()
-        cursor = db.execute("INSERT INTO editor_actions (at, editor, action, entry, detail) VALUES (?, ?, 'undo', ?, ?)",
-                            (at, editor, action.entry, json.dumps(detail)))
-        undo_id = int(cursor.lastrowid or 0)
-        db.execute("UPDATE editor_actions SET undone_by = ? WHERE id = ?", (undo_id, action.id))
-    return Action(undo_id, at, editor, "undo", action.entry, detail)
+        [(undo_id,)] = await tx.fetch(
+            "INSERT INTO editor_actions (at, editor, action, entry, detail, tenant) VALUES (?, ?, 'undo', ?, ?, ?)"
+            " RETURNING id", at, editor, action.entry, json.dumps(detail), log.tenant)
+        await tx.execute("UPDATE editor_actions SET undone_by = ? WHERE id = ?", int(undo_id), action.id)
+    return action, Action(int(undo_id), at, editor, "undo", action.entry, detail)

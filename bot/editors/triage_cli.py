@@ -19,18 +19,21 @@ import json
 import os
 import signal
 import sys
-from typing import Callable
+from typing import Awaitable, Callable
 
 from ..config import Settings
 from ..knowledge import BUNDLED_DIR
 from ..matcher import Matcher
 from ..reload import running_server
 from ..replies import Replies
+from ..store import Store
 from .desk import Desk, Outcome
 from .triage import TriageError
 
+Command = Callable[[argparse.Namespace, Settings, Store], Awaitable[int]]  # an editors' command, on the open log
 
-def desk(settings: Settings, matcher: Matcher | None = None) -> Desk:
+
+def desk(settings: Settings, log: Store, matcher: Matcher | None = None) -> Desk:
     loaded: list[Replies] = []
 
     def replies() -> Replies:
@@ -40,7 +43,7 @@ def desk(settings: Settings, matcher: Matcher | None = None) -> Desk:
             loaded.append(build_replies(settings.knowledge_dir))
         return loaded[0]
 
-    return Desk(settings.db_path, settings.knowledge_dir or BUNDLED_DIR, replies, lambda: _signal_server(settings))
+    return Desk(log, settings.knowledge_dir or BUNDLED_DIR, replies, lambda: _signal_server(settings))
 
 
 def _signal_server(settings: Settings) -> list[str]:
@@ -81,20 +84,20 @@ def _report(args: argparse.Namespace, outcome: Outcome) -> int:
     return 0 if outcome.ok and not outcome.problems else 1
 
 
-def _action(name: str, least: int, most: int, usage: str) -> Callable[[argparse.Namespace, Settings], int]:
-    def command(args: argparse.Namespace, settings: Settings) -> int:
+def _action(name: str, least: int, most: int, usage: str) -> Command:
+    async def command(args: argparse.Namespace, settings: Settings, log: Store) -> int:
         group_id, entry_id = _ids(args, least, most, usage) + [None] * (2 - most)
-        return _report(args, desk(settings).act(_editor(args), name, group_id, entry_id, args.since))
+        return _report(args, await desk(settings, log).act(_editor(args), name, group_id, entry_id, args.since))
     return command
 
 
-def undo(args: argparse.Namespace, settings: Settings) -> int:
+async def undo(args: argparse.Namespace, settings: Settings, log: Store) -> int:
     (action_id,) = _ids(args, 1, 1, "ACTION_ID")
-    return _report(args, desk(settings).undo(_editor(args), action_id))
+    return _report(args, await desk(settings, log).undo(_editor(args), action_id))
 
 
-def actions(args: argparse.Namespace, settings: Settings) -> int:
-    found = [a.as_dict() for a in desk(settings).actions(50)]
+async def actions(args: argparse.Namespace, settings: Settings, log: Store) -> int:
+    found = [a.as_dict() for a in await desk(settings, log).actions(50)]
     if args.json:
         print(json.dumps(found, ensure_ascii=False, indent=2))
         return 0
@@ -106,7 +109,7 @@ def actions(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], int]] = {
+COMMANDS: dict[str, Command] = {
     "add-phrasing": _action("add-phrasing", 2, 2, "GROUP_ID ENTRY_ID"),
     "out-of-scope": _action("out-of-scope", 1, 2, "GROUP_ID [ENTRY_ID]"),
     "not-send": _action("not-send", 1, 1, "GROUP_ID"),

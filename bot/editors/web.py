@@ -11,7 +11,6 @@ import dataclasses
 import hashlib
 import logging
 import time
-from contextlib import closing
 from typing import Awaitable, Callable
 
 from starlette.concurrency import run_in_threadpool
@@ -25,7 +24,7 @@ from . import pages, triage_pages
 from .auth import EditorAuth, PasswordHashError, Session, csrf_ok, parse_hash
 from .desk import ACTIONS, Desk, Outcome
 from .grouping import Group
-from .reports import SECTIONS, EntryFeedback, ReportError, WeekStats, feedback_report, open_log, parse_since, weekly_stats
+from .reports import SECTIONS, EntryFeedback, ReportError, WeekStats, feedback_report, parse_since, weekly_stats
 from .triage import Action, TriageError
 
 log = logging.getLogger(__name__)
@@ -79,7 +78,8 @@ class EditorPages:
     def __init__(self, signpost: Signpost, auth: EditorAuth) -> None:
         self.signpost = signpost
         self.auth = auth
-        self.desk = Desk(signpost.settings.db_path, signpost.settings.knowledge_dir or BUNDLED_DIR,
+        # The council's own store: bound to its tenant, so its editors read and triage only its rows.
+        self.desk = Desk(signpost.store, signpost.settings.knowledge_dir or BUNDLED_DIR,
                          lambda: signpost.conversation.replies, signpost.reload)
         self._triage_lock = asyncio.Lock()  # one knowledge change at a time from this process
 
@@ -112,21 +112,18 @@ class EditorPages:
             return DEFAULT_SINCE
         return since
 
-    def _read(self, since: str, groups: bool = True, feedback: bool = True, weeks: bool = True,
-              sections: tuple[str, ...] = ("unanswered",)) -> Reports:
+    async def _read(self, since: str, groups: bool = True, feedback: bool = True, weeks: bool = True,
+                    sections: tuple[str, ...] = ("unanswered",)) -> Reports:
         start = parse_since(since)
-        try:
-            db = open_log(self.signpost.settings.db_path)
-        except ReportError:
-            return Reports([], [], [])
+        log = self.signpost.store
         replies = self.signpost.conversation.replies  # the knowledge loaded now, after any reload
-        with closing(db):
-            found = Reports([], feedback_report(db, start) if feedback else [], weekly_stats(db, start) if weeks else [])
+        found = Reports([], await feedback_report(log, start) if feedback else [],
+                        await weekly_stats(log, start) if weeks else [])
         if groups:
             shown = PAGE_ROWS if len(sections) > 1 else 10  # the overview shows the ten biggest
-            found.sections = self.desk.groups(since, sections, place_limit=shown)
+            found.sections = await self.desk.groups(since, sections, place_limit=shown)
             found.groups = found.sections["unanswered"]
-            found.actions = self.desk.actions() if len(sections) > 1 else []
+            found.actions = await self.desk.actions() if len(sections) > 1 else []
         for row in found.feedback:
             entry = replies.knowledge.entry(row.topic)
             row.title = entry.title if entry else None
@@ -138,7 +135,7 @@ class EditorPages:
         if session is None:
             return redirect("/editors")
         since = since or self._since(request)
-        reports = await run_in_threadpool(self._read, since, **wanted)
+        reports = await self._read(since, **wanted)
         return html(pages.document(title, render(reports, session.csrf, since), pages.nav(session.csrf, since)), status)
 
     # ------------------------------------------------------------ routes
@@ -169,7 +166,7 @@ class EditorPages:
 
     async def unanswered(self, request: Request, outcome: Outcome | None = None, status: int = 200,
                          since: str | None = None) -> Response:
-        done = outcome.action if outcome else await run_in_threadpool(self._done, request)
+        done = outcome.action if outcome else await self._done(request)
         message = outcome.message if outcome else None
         problems = outcome.problems if outcome else []
         entries = list(self.signpost.conversation.replies.knowledge.entries)
@@ -181,12 +178,12 @@ class EditorPages:
             + triage_pages.actions_table(r.actions, csrf, since)),
             status=status, since=since, feedback=False, weeks=False, sections=SECTIONS)
 
-    def _done(self, request: Request) -> Action | None:
+    async def _done(self, request: Request) -> Action | None:
         """The action named in ?done=, to show what happened after the redirect."""
         wanted = request.query_params.get("done", "")
         if not wanted.isdigit():
             return None
-        return next((a for a in self.desk.actions(50) if a.id == int(wanted)), None)
+        return next((a for a in await self.desk.actions(50) if a.id == int(wanted)), None)
 
     async def triage(self, request: Request) -> Response:
         """One row's button ("dismiss:g12") or the bulk bar's ("dismiss:bulk-unanswered") with the ticked rows."""
@@ -203,7 +200,7 @@ class EditorPages:
             if action not in ACTIONS:
                 raise TriageError("That button did not name an action.")
             async with self._triage_lock:
-                outcome = await run_in_threadpool(self.desk.act, _who(session), action, groups, entry, since)
+                outcome = await self.desk.act(_who(session), action, groups, entry, since)
         except TriageError as exc:
             return await self.unanswered(request, Outcome(None, str(exc)), 400, since)
         if not outcome.ok:
@@ -218,7 +215,7 @@ class EditorPages:
         since = self._valid_since(str(form.get("since") or DEFAULT_SINCE))
         try:
             async with self._triage_lock:
-                outcome = await run_in_threadpool(self.desk.undo, _who(session), str(form.get("action") or ""))
+                outcome = await self.desk.undo(_who(session), str(form.get("action") or ""))
         except TriageError as exc:
             return await self.unanswered(request, Outcome(None, str(exc)), 400, since)
         if not outcome.ok:
