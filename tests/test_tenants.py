@@ -3,10 +3,13 @@
 Each answers from its own knowledge on its own number, signed with its own Twilio token;
 each council's rows carry its id; one council's editors never see the other's log; a
 council whose knowledge files are broken is left out while the others answer. Then the same
-two councils sharing one real PostgreSQL database.
+two councils sharing one real PostgreSQL database: there too each council's editors, on the
+page and in `editors unanswered --tenant`, see only their own council's questions.
 """
 from __future__ import annotations
 
+import asyncio
+import json
 import re
 import sqlite3
 import textwrap
@@ -15,6 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from bot.cli import main
 from bot.config import ConfigError, Settings
 from bot.editors.auth import hash_password
 from bot.tenants import load_tenants, open_tenants_app
@@ -47,10 +51,10 @@ services:
 """
 
 
-def tenants_file(tmp_path: Path, postgres: bool = False, broken_third: bool = False) -> Path:
+def tenants_file(tmp_path: Path, broken_third: bool = False) -> Path:
     a_kb = write_kb(tmp_path / "a-kb", SMALL_KB + A_KB, services=SERVICES)
     b_kb = write_kb(tmp_path / "b-kb", SMALL_KB + B_KB, services=SERVICES)
-    editors = lambda password: "" if postgres else f"editors: {{password_hash: \"{hash_password(password, n=2**14)}\"}}"  # noqa: E731
+    editors = lambda password: f"editors: {{password_hash: \"{hash_password(password, n=2**14)}\"}}"  # noqa: E731
     text = f"""
     tenants:
       - id: council-a
@@ -151,16 +155,40 @@ async def test_a_council_with_broken_knowledge_does_not_stop_the_others(tmp_path
         "council-a": "ok", "council-b": "ok", "council-c": "down"}
 
 
-@pytest.mark.timeout(120)
-async def test_two_councils_on_one_postgresql_database(tmp_path: Path, postgres_url: str) -> None:
+@pytest.mark.timeout(180)
+async def test_two_councils_on_one_postgresql_database(tmp_path: Path, postgres_url: str,
+                                                       monkeypatch: pytest.MonkeyPatch,
+                                                       capsys: pytest.CaptureFixture) -> None:
+    """Both councils' rows in one database, each carrying its council; each council's editors, on its page
+    and in the CLI report, see only its own questions."""
     import asyncpg
 
-    app = await open_tenants_app(base_settings(tmp_path, tenants_file(tmp_path, postgres=True), postgres_url))
+    tenants = tenants_file(tmp_path)
+    app = await open_tenants_app(base_settings(tmp_path, tenants, postgres_url))
     async with running(app) as (base, _), httpx.AsyncClient(timeout=20) as client:
         await text(client, base, A_QUESTION, A_NUMBER, A_TOKEN)
         await text(client, base, B_QUESTION, B_NUMBER, B_TOKEN)
         [b] = bodies((await text(client, base, "adapted swimming sessions", B_NUMBER, B_TOKEN)).text)
         assert "Council B" in b
+        a_page = await editors_page(client, base, "a.example", A_PASSWORD)
+        b_page = await editors_page(client, base, "b.example", B_PASSWORD)
+        assert A_QUESTION in a_page and B_QUESTION not in a_page
+        assert B_QUESTION in b_page and A_QUESTION not in b_page
+        async with httpx.AsyncClient(timeout=20) as stranger:  # council A's password on council B's page
+            wrong = await editors_page(stranger, base, "b.example", A_PASSWORD)
+        assert B_QUESTION not in wrong and A_QUESTION not in wrong
+
+    for name, value in (("SIGNPOST_TENANTS", str(tenants)), ("SIGNPOST_DB", postgres_url),
+                        ("SIGNPOST_SECRET", "d" * 8 + "0123456789abcdef" * 2), ("PUBLIC_BASE_URL", PUBLIC)):
+        monkeypatch.setenv(name, value)
+    listed = {}
+    for council in ("council-a", "council-b"):
+        capsys.readouterr()
+        assert await asyncio.to_thread(main, ["editors", "unanswered", "--json", "--tenant", council]) == 0
+        listed[council] = {x for group in json.loads(capsys.readouterr().out) for x in group["examples"]}
+    assert listed == {"council-a": {A_QUESTION}, "council-b": {B_QUESTION}}
+    assert await asyncio.to_thread(main, ["editors", "unanswered", "--json"]) == 1  # which council?
+    assert "--tenant: one of council-a, council-b" in capsys.readouterr().err
     db = await asyncpg.connect(postgres_url)
     try:
         rows = await db.fetch("SELECT tenant, text FROM messages ORDER BY id")
