@@ -428,11 +428,14 @@ class Matcher:
         return [Candidate(self.entries[i], round(float(combined[i]), 4)) for i in order if combined[i] > 0]
 
     def _semantic(self, text: str) -> np.ndarray | None:
-        """Each entry's best cosine similarity to the message or one of its sentences, above the floor."""
+        """Each entry's best cosine similarity to the message or one of its clauses, above the floor.
+
+        Clauses, not sentences: the safety check embeds the same pieces, so a long message is
+        embedded once, not twice (same first answers on the writers' folds and the dev set)."""
         if self._embedded is None or not self.thresholds.semantic_weight:
             return None
         t = self.thresholds
-        parts = pieces(text)
+        parts = pieces(text, clauses=True)
         vectors = self.encoder.embed(parts)
         similarity = np.maximum.reduceat(self._embedded @ unit_mean(vectors), self._starts)
         if len(parts) > 1:
