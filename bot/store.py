@@ -32,9 +32,8 @@ from .files import private_database
 from .group_commit import GroupCommit
 from .noise import logged_kind
 from .redaction import redact
-from .store_schema import SCHEMA_VERSION, SQLITE, SQLITE_V1, VERSIONS_TABLE, Migration
+from .store_schema import SCHEMA_VERSION, SQLITE, VERSIONS_TABLE, Migration
 
-SCHEMA = SQLITE_V1  # bot/editors/triage.py makes sure an old log has the editors' tables
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 SQLITE_SCHEME = "sqlite:///"
 

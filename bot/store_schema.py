@@ -30,7 +30,7 @@ def _only_comments(statement: str) -> bool:
     return all(not line.strip() or line.strip().startswith("--") for line in statement.splitlines())
 
 
-# Version 1, exactly as the bot created it before migrations (bot/editors/triage.py also runs it).
+# Version 1, exactly as the bot created it before migrations.
 SQLITE_V1 = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS messages (

@@ -18,10 +18,11 @@ from bot.editors import grouping, web
 from bot.editors.auth import hash_password
 from bot.editors.grouping import group_questions
 from bot.editors.reports import LoggedQuestion, parse_since, unanswered_questions
+from bot.editors.triage import TriageError, get_action, record
 from bot.knowledge import load_knowledge
 from bot.noise import is_noise
 from bot.signpost import Signpost, build_replies, open_signpost
-from bot.store import LogRecord, Store, utcnow
+from bot.store import LogRecord, Store, open_store, utcnow
 
 DENTIST = ["is there an autism-friendly dentist in Hereford", "dentist for my autistic son in hereford",
            "where can I find a dentist that is good with autistic children near Hereford"]
@@ -214,6 +215,37 @@ async def test_cli_dismiss_needs_answer_and_undo_order(store: Store, small_kb: P
     recorded = json.loads(out)
     assert [a["action"] for a in recorded] == ["undo", "dismiss", "needs-answer"]
     assert recorded[1]["undone_by"] == recorded[0]["id"] and recorded[1]["editor"].startswith("cli:")
+
+
+async def test_a_triage_transaction_that_fails_writes_nothing(store: Store) -> None:
+    """An error inside the store's transaction rolls back what it wrote, and the store goes on working."""
+    with pytest.raises(RuntimeError):
+        async with store.transaction() as tx:
+            await tx.execute("INSERT INTO editor_actions (at, editor, action, detail, tenant)"
+                             " VALUES (?, 'cli:x', 'dismiss', '{}', ?)", utcnow().isoformat(), store.tenant)
+            raise RuntimeError("half way")
+    assert await store.read("SELECT COUNT(*) FROM editor_actions") == [(0,)]
+    await seed(store)
+    [(first,)] = await store.read("SELECT MIN(id) FROM messages")
+    action = await record(store, "cli:x", "dismiss", [first])
+    assert await store.read("SELECT id, action FROM editor_actions") == [(action.id, "dismiss")]
+
+
+async def test_one_council_cannot_triage_or_undo_another_councils_questions(postgres_url: str) -> None:
+    """On one PostgreSQL database, council A's store finds neither council B's questions nor B's actions by id."""
+    a, b = await open_store(postgres_url, "council-a"), await open_store(postgres_url, "council-b")
+    try:
+        theirs = await b.log(LogRecord("sms", "p", "what time does tesco close", "unanswered"))
+        action = await record(b, "page:b", "dismiss", [theirs])
+        with pytest.raises(TriageError, match="no longer in the log"):
+            await record(a, "page:a", "dismiss", [theirs])
+        with pytest.raises(TriageError, match=f"there is no action {action.id}"):
+            await get_action(a.read, a.tenant, action.id)
+        assert await unanswered_questions(a, parse_since("1d"), "gaps") == []
+        assert (await get_action(b.read, b.tenant, action.id)).message_ids == [theirs]
+    finally:
+        await a.close()
+        await b.close()
 
 
 async def test_erasing_a_sender_erases_their_triage_and_vectors(store: Store, small_kb: Path,
