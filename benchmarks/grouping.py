@@ -90,6 +90,15 @@ async def write_log(path: Path, texts: list[str]) -> None:
             await store.log(LogRecord(("sms", "telegram", "whatsapp")[i % 3], f"parent{i % 4000}", text, "unanswered"))
 
 
+def grouped(path: Path, replies, place_limit: int) -> dict:
+    """The editors' groups of a log file's unanswered questions, as the page and the CLI group them."""
+    async def run() -> dict:
+        async with SQLiteStore(path) as store:
+            desk = Desk(store, Path("knowledge"), lambda: replies, lambda: [])
+            return await desk.groups("30d", ("unanswered",), place_limit=place_limit)
+    return asyncio.run(run())
+
+
 def timed(work) -> tuple[float, object]:
     """Seconds of CPU this process spent (the machine is shared: wall time says more about the
     neighbours than about us; both are printed)."""
@@ -114,8 +123,7 @@ def main() -> int:
         reused = full.exists()
         if not reused:
             asyncio.run(write_log(full, texts))
-        desk = Desk(full, Path("knowledge"), lambda: replies, lambda: [])
-        cold, _ = timed(lambda: desk.groups("30d", ("unanswered",), place_limit=0))
+        cold, _ = timed(lambda: grouped(full, replies, 0))
         what = "first grouping, vectors already kept in --log" if reused else \
             "first grouping, embedding each question once"
         print(f"{len(texts):>6} questions: {what}: {cold:6.1f} s CPU ({timed.wall:6.1f} s wall)")
@@ -126,17 +134,16 @@ def main() -> int:
             with closing(sqlite3.connect(log)) as db, db:
                 db.execute("PRAGMA foreign_keys=ON")
                 db.execute("DELETE FROM messages WHERE id > ?", (size,))  # their vectors go with them
-            desk = Desk(log, Path("knowledge"), lambda: replies, lambda: [])
-            warm, found = timed(lambda: desk.groups("30d", ("unanswered",), place_limit=0))
+            warm, found = timed(lambda: grouped(log, replies, 0))
             groups = found["unanswered"]
             figures.append((size, warm))
             print(f"{size:>6} questions: grouped in {warm:5.2f} s CPU ({timed.wall:5.2f} s wall) into {len(groups)} groups "
                   f"(biggest {groups[0].count}: {groups[0].examples[0]!r})")
         _FEATURES.clear()  # as `editors unanswered` sees it: a fresh process, only the vectors kept in the log
-        fresh, _ = timed(lambda: desk.groups("30d", ("unanswered",), place_limit=0))
+        fresh, _ = timed(lambda: grouped(log, replies, 0))
         print(f"{max(sizes):>6} questions: grouped by a fresh process (the CLI) in {fresh:5.2f} s CPU "
               f"({timed.wall:5.2f} s wall)")
-        placing, _ = timed(lambda: desk.groups("30d", ("unanswered",), place_limit=100))
+        placing, _ = timed(lambda: grouped(log, replies, 100))
         print(f"{max(sizes):>6} questions: grouped and the 100 biggest groups placed in {placing:5.2f} s CPU "
               f"({timed.wall:5.2f} s wall)")
     (small, t_small), (big, t_big) = figures[0], figures[-1]
