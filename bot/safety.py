@@ -37,10 +37,14 @@ _NO_RISK_SMALLTALK = frozenset({"greeting", "thanks", "acknowledge", "help", "me
 # the question sets: 0.5 put the safety line on 6.7% of ordinary questions, 0.7 on 3.8%, with
 # crisis-or-concern recall 99.7% and 99.4% (README, "Safety").
 CONCERN_SHARE = 0.7
-# Rule categories the model may stand down only when it is sure the risk is over: the model knows
+# Rule categories the model may stand down only when it reads the risk as over: the model knows
 # words, not drugs or symptoms, and read "child is unresponsive after taking his dads methadone" as
-# no risk at all (blind crisis set 4, the one crisis the release missed).
-PAST_ONLY_VETO = frozenset({"medical-emergency"})
+# no risk at all (blind crisis set 4, the one crisis the release missed); and asking for the means
+# to die, which it read as despair ("whats the best way to end things without it hurting", dev set).
+PAST_ONLY_VETO = frozenset({"medical-emergency", "suicide-method"})
+# At or above this probability that the risk is over ("took an overdose last month, home now"), a
+# rule hit the model does not read as a crisis is a concern. On the spent crisis sets 1-4 it cost no
+# crisis and took the crisis reply off 20 points of past-risk near misses (README, "Safety").
 PAST_VETO = 0.5
 
 
@@ -59,14 +63,15 @@ def assess(text: str, rules: CrisisRules, model: RiskModel | None) -> Assessment
     concern = score.concern >= model.concern_threshold or score.crisis >= CONCERN_SHARE * model.crisis_threshold
     if hit is not None:
         # The rules read words, not time or tone: "she self-harmed two years ago" and "this form
-        # makes me want to throw myself off a cliff" fire them. When the model reads neither a
-        # crisis nor an ongoing, uncertain risk, a rule hit becomes a concern. Never less than that:
-        # "how do I apply for an EHCP, I want to kill myself" is a crisis the model alone misses,
-        # and a passive wish to die ("everyone would be better off without me") stays a crisis.
-        if score.crisis < model.rule_veto and score.concern - score.past < model.rule_veto_uncertain \
-                and (hit.category not in PAST_ONLY_VETO or score.past >= PAST_VETO):
-            return Assessment("concern", hit.category)
-        return Assessment("crisis", hit.category)
+        # makes me want to throw myself off a cliff" fire them. A rule hit becomes a concern when the
+        # model, not reading a crisis, reads the risk as over, or reads neither a crisis nor an
+        # ongoing, uncertain risk (a joke, a film). Never less than a concern: "how do I apply for an
+        # EHCP, I want to kill myself" is a crisis the model alone misses, and a passive wish to die
+        # ("everyone would be better off without me") stays a crisis.
+        over = score.past >= PAST_VETO
+        calm = score.crisis < model.rule_veto and score.concern - score.past < model.rule_veto_uncertain \
+            and hit.category not in PAST_ONLY_VETO
+        return Assessment("concern" if over or calm else "crisis", hit.category)
     if concern:
         return Assessment("concern", None)
     return NO_RISK

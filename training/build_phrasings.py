@@ -1,5 +1,5 @@
-"""Write knowledge/phrasings.yaml: the questions writers Q, V, W, X and Y wrote, as more ways of
-asking each entry.
+"""Write knowledge/phrasings.yaml: the questions writers Q, V, W, X and Y wrote, and the spent
+blind question sets (writers E, F, M, S), as more ways of asking each entry.
 
 The knowledge base's own example questions were written by the people who wrote the answers,
 and the matcher learned their way of asking. These writers saw only the list of topic titles
@@ -7,6 +7,9 @@ and the matcher learned their way of asking. These writers saw only the list of 
 voices: text-speak, long stories with the question at the end, young people, English as a
 second language, grandparents, forum posts, search-box keywords. On the question sets from
 other writers they lift the matcher's first answer by 7 to 9 points (README, "Performance").
+A blind question set, once it has given its closing figures, is spent: it is no longer evidence,
+and its writer's questions teach the matcher like these (SPENT_SETS; their out-of-scope lines,
+label "none", are not used).
 
 Their out-of-scope lines were sorted by another helper into the out-of-scope entry whose reply
 fits (training/questions/out-of-scope-sorted.jsonl; null where none fits, or where the message is
@@ -31,6 +34,8 @@ from bot.knowledge import BUNDLED_DIR, load_knowledge  # noqa: E402
 from bot.text import fold  # noqa: E402
 
 WRITERS = ("q", "v", "w", "x", "y")
+SETS = ROOT / "benchmarks" / "sets"
+SPENT_SETS = [SETS / f"questions-blind-{n}.jsonl" for n in (1, 2, 3, 4)]
 OUT = BUNDLED_DIR / "phrasings.yaml"
 # Writers' "which <shop, vet, plumber> in Hereford" lines taught this entry to catch "which dentist in
 # Hereford can see an autistic child", a SEND gap editors must see (issue 15): not used.
@@ -39,16 +44,16 @@ UNSORTED = {"oos-shopping-and-private"}
 # writers never saw them) is left out, as tests/test_knowledge_content.py checks for the dev set,
 # or the figures on those sets would count memory, not understanding. The texts are only compared.
 EVALUATION_SETS = [ROOT.parent / "shared" / "eval" / "dev.jsonl",
-                   *sorted((ROOT / "benchmarks" / "sets").glob("questions-blind-*.jsonl"))]
+                   *(p for p in sorted(SETS.glob("questions-blind-*.jsonl")) if p not in SPENT_SETS)]
 HEADER = """\
-# More ways of asking existing entries, written by helpers Q, V, W, X and Y who saw only the
-# topic titles (training/questions/writer-*.jsonl; rebuilt by training/build_phrasings.py).
+# More ways of asking existing entries, written by helpers who saw only the topic titles
+# (training/questions/writer-*.jsonl and the spent blind sets benchmarks/sets/questions-blind-1..4;
+# rebuilt by training/build_phrasings.py).
 # The matcher learns from them like any entry's questions. Edit the JSONL files, not this one.
 """
 
 
-def read(writer: str) -> list[dict]:
-    path = ROOT / "training" / "questions" / f"writer-{writer}.jsonl"
+def read(path: Path) -> list[dict]:
     if not path.exists():
         return []
     return [json.loads(line) for line in path.open(encoding="utf-8") if line.strip()]
@@ -86,8 +91,9 @@ def main() -> int:
         else:
             phrasings.setdefault(entry_id, []).append(question)
 
-    for writer in WRITERS:
-        for row in read(writer):
+    sources = [ROOT / "training" / "questions" / f"writer-{writer}.jsonl" for writer in WRITERS] + SPENT_SETS
+    for path in sources:
+        for row in read(path):
             add(row.get("label") or row.get("topic"), row["q"].strip())
     sorted_path = ROOT / "training" / "questions" / "out-of-scope-sorted.jsonl"
     for line in sorted_path.open(encoding="utf-8") if sorted_path.exists() else ():

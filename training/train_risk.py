@@ -3,19 +3,23 @@
 Build-time only; needs scikit-learn beside the bot's own dependencies. From the project root:
 
     /tmp/build/bin/pip install scikit-learn -e .
-    /tmp/build/bin/python training/train_risk.py
+    /tmp/build/bin/python training/train_risk.py [FOLDS.npz]   # optionally saves the folds' scores
 
 Data (all written by writers who never saw the crisis rules, the dev set or the blind sets):
 - training/crisis/writer-*.jsonl: crises of ten kinds, concern (past or uncertain risk) and
   near misses, one writer per file, each in its own voices;
-- training/questions/writer-*.jsonl: questions written to calibrate the matcher, ordinary however
-  worried they sound (a held-out writer in the folds, so it also measures false alarms);
+- the spent blind crisis sets (SPENT_CRISIS_SETS): once a blind set has given closing figures it
+  is no longer evidence, and its writer's voice is worth more as training;
+- training/questions/writer-*.jsonl and the spent blind question sets: questions written for the
+  matcher, ordinary however worried they sound (a held-out writer in the folds, so it also
+  measures false alarms);
 - the bundled knowledge base's example questions and out-of-scope phrasings: ordinary questions;
 - a fixed sample of CLINC150's training split (../shared/clinc150): everyday requests.
 
 Thresholds are chosen on leave-one-writer-out folds: for each writer, a model trained on
 the others scores that writer's messages, so the threshold is set on messages the model
-has not seen, in a voice it has not seen. The blind sets in benchmarks/sets/ are never read here.
+has not seen, in a voice it has not seen. The blind sets in benchmarks/sets/ not yet spent are
+never read here.
 """
 from __future__ import annotations
 
@@ -56,11 +60,15 @@ WORST_KIND_RECALL = 0.95
 # writers A, B, L; question sets 1-4), 0.95 caught every crisis 0.9 caught and put the crisis reply
 # on 7 of 504 ordinary questions of set 4 instead of 12: one worried sentence in a long story.
 PIECE_FLOOR = 0.95
+SETS = ROOT / "benchmarks" / "sets"
+# Blind sets that have given their closing figures (README, "Safety" and "Performance"): each is one writer.
+SPENT_CRISIS_SETS = [SETS / f"crisis-blind-{n}.jsonl" for n in (1, 2, 3, 4)]
+SPENT_QUESTION_SETS = [SETS / f"questions-blind-{n}.jsonl" for n in (1, 2, 3, 4)]
 
 
 def load_rows() -> list[dict]:
     rows: list[dict] = []
-    for path in sorted(glob.glob(str(ROOT / "training" / "crisis" / "writer-*.jsonl"))):
+    for path in [*sorted(glob.glob(str(ROOT / "training" / "crisis" / "writer-*.jsonl"))), *SPENT_CRISIS_SETS]:
         for line in open(path, encoding="utf-8"):
             if line.strip():
                 row = json.loads(line)
@@ -72,7 +80,7 @@ def load_rows() -> list[dict]:
     # Questions writers wrote for the matcher (training/questions/): ordinary, however worried
     # they sound ("he's bigger than me now and I'm scared when he kicks off, where do I go for help").
     written: set[str] = set()
-    for path in sorted(glob.glob(str(ROOT / "training" / "questions" / "writer-*.jsonl"))):
+    for path in [*sorted(glob.glob(str(ROOT / "training" / "questions" / "writer-*.jsonl"))), *SPENT_QUESTION_SETS]:
         for line in open(path, encoding="utf-8"):
             if line.strip():
                 row = json.loads(line)
@@ -145,9 +153,11 @@ def flagged(a: dict[str, np.ndarray], whole_t: float, piece_t: float, veto: floa
     (A floor under which any rule hit stands down was tried: on held-out writers it cost no crisis,
     but on the dev set it lost the passive wishes to die the rules were written for, "everyone would
     be better off without me" among them, which some writers label uncertain risk. So a rule hit
-    stands down only when the model reads neither a crisis nor an uncertain risk.)"""
+    stands down only when the model reads neither a crisis nor an uncertain risk, or reads the risk
+    as over.)"""
     model = (a["whole"] >= whole_t) | (a["piece"] >= piece_t)
-    stands_down = (a["whole"] < veto) & (a["uncertain"] < UNCERTAIN_VETO) & (~a["past_only"] | (a["past"] >= PAST_VETO))
+    calm = (a["whole"] < veto) & (a["uncertain"] < UNCERTAIN_VETO) & ~a["past_only"]
+    stands_down = calm | (a["past"] >= PAST_VETO)
     return model | (a["ruled"] & ~stands_down)
 
 
@@ -186,6 +196,9 @@ def main() -> int:
         recall, worst, false = rates({**arrays, "ruled": np.zeros_like(arrays["ruled"])}, t, 1.1, 0.0)
         print(f"model alone, whole message {t}: recall {recall:.3f} (worst kind {worst:.3f}), "
               f"near misses flagged {false:.3f}", file=sys.stderr)
+    if len(sys.argv) > 1:  # a file for the folds' scores: policies can then be studied without retraining
+        np.savez(sys.argv[1], q=np.array([r[0]["q"] for r in results]), writer=np.array([r[0]["writer"] for r in results]),
+                 tier=np.array([r[0]["tier"] for r in results]), **arrays)
     whole_t, piece_t, veto, report = choose(results)
     folds_piece_t, piece_t = piece_t, max(piece_t, PIECE_FLOOR)
     risk = fit(texts, x, [r["label"] for r in rows])
