@@ -116,7 +116,9 @@ def bundled_timing() -> dict:
     replies = Replies(knowledge, matcher, load_crisis_rules())
     questions = [json.loads(line)["q"] for line in DEV_SET.read_text(encoding="utf-8").splitlines() if line.strip()]
     timed(matcher.decide, questions)  # warm the spelling-correction cache, as a running server has it
+    matcher.forget_decisions()  # but not the decisions kept for repeated messages
     _, decide = timed(matcher.decide, questions)
+    matcher.forget_decisions()
     _, respond = timed(replies.respond, questions)
     return {"entries": len(knowledge.entries), "phrasings": sum(len(e.questions) + 1 for e in knowledge.entries),
             "questions": len(questions), "load_s": loaded - start, "matcher_s": built - loaded,

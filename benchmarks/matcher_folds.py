@@ -1,6 +1,6 @@
 """The matcher's k-fold figures by writer: each writer's questions answered by a bot built without them.
 
-    .venv/bin/python benchmarks/matcher_folds.py [--writers V,W] [--json]
+    .venv/bin/python benchmarks/matcher_folds.py [--writers V,W] [--curve] [--json]
 
 knowledge/phrasings.yaml holds questions from several writers (training/build_phrasings.py:
 writers Q, V, W, X, Y and the spent blind sets' writers E, F, M, S). For each writer in turn,
@@ -10,11 +10,17 @@ again, and that writer's questions are answered as `main.py answer --jsonl` answ
 scored by ../shared/eval/score.py's rules. So each figure is on a voice the matcher did not
 learn from; the shipped thresholds are used unchanged. The dev set and the unspent blind sets
 are not read here.
+
+--curve: the trade-off between answering and abstaining on the same folds. For each pair of
+the answer threshold and the answer margin in CURVE (the shipped pair among them), every
+writer's questions are decided again (the ranking does not depend on these two, so it is
+computed once), and the figures are pooled over all writers' questions.
 """
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import importlib.util
 import json
 import statistics
@@ -36,6 +42,8 @@ from bot.text import fold  # noqa: E402
 SCORER = ROOT.parent / "shared" / "eval" / "score.py"
 QUESTIONS = ROOT / "training" / "questions"
 REPORTED = ("top1_pct", "resolved_pct", "wrong_answer_pct", "oos_abstain_pct", "false_crisis_pct")
+CURVE_ANSWER = (0.22, 0.26, 0.30, 0.34, 0.38, 0.42)
+CURVE_MARGIN = (0.02, 0.05, 0.08, 0.12, 0.16)
 
 
 def load_scorer():
@@ -72,21 +80,46 @@ def without(knowledge: Knowledge, texts: set[str]) -> Knowledge:
     return dataclasses.replace(knowledge, entries=tuple(entries))
 
 
-def fold_scores(knowledge: Knowledge, items: list[dict], scorer) -> dict:
-    folded = {fold(item["q"]) for item in items}
-    held_out = without(knowledge, folded)
-    replies = Replies(held_out, Matcher(held_out), load_crisis_rules())
-    verdicts = []
+def fold_replies(knowledge: Knowledge, items: list[dict]) -> Replies:
+    """The bot without these questions' phrasings; rankings kept, so a curve ranks each question once."""
+    held_out = without(knowledge, {fold(item["q"]) for item in items})
+    matcher = Matcher(held_out)
+    matcher.rank = functools.lru_cache(maxsize=None)(matcher.rank)  # depends on the text alone
+    return Replies(held_out, matcher, load_crisis_rules())
+
+
+def verdicts(replies: Replies, items: list[dict], scorer) -> list[str]:
+    found = []
     for item in items:
         reply = replies.respond(item["q"])
-        row = {"outcome": reply.outcome, "topic": reply.topic, "options": list(reply.options)}
-        verdicts.append(scorer.verdict(item, row))
-    return scorer.metrics(items, verdicts)
+        found.append(scorer.verdict(item, {"outcome": reply.outcome, "topic": reply.topic,
+                                           "options": list(reply.options)}))
+    return found
+
+
+def curve(replies_by_writer: dict[str, Replies], items_by_writer: dict[str, list[dict]], scorer) -> None:
+    """Pooled figures for each (answer, margin) pair: what each costs in wrong answers and clarifies."""
+    shipped = next(iter(replies_by_writer.values())).matcher.thresholds
+    print(f"\n{'answer':>6} {'margin':>6}  {'top1':>5} {'resolved':>8} {'wrong':>5} {'oos left':>8}")
+    for answer in CURVE_ANSWER:
+        for margin in CURVE_MARGIN:
+            items, found = [], []
+            for writer, replies in replies_by_writer.items():
+                replies.matcher.thresholds = dataclasses.replace(shipped, answer=answer, margin=margin)
+                items += items_by_writer[writer]
+                found += verdicts(replies, items_by_writer[writer], scorer)
+            m = scorer.metrics(items, found)
+            mark = "  <- shipped" if (answer, margin) == (shipped.answer, shipped.margin) else ""
+            print(f"{answer:6.2f} {margin:6.2f}  {m['top1_pct']:5.1f} {m['resolved_pct']:8.1f} "
+                  f"{m['wrong_answer_pct']:5.1f} {m['oos_abstain_pct']:8.1f}{mark}", flush=True)
+    for replies in replies_by_writer.values():
+        replies.matcher.thresholds = shipped
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--writers", help="comma-separated writer letters (default: all)")
+    parser.add_argument("--curve", action="store_true", help="the answer/abstain trade-off on the same folds")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     scorer = load_scorer()
@@ -94,14 +127,21 @@ def main() -> int:
     by_writer = writers_questions()
     chosen = args.writers.split(",") if args.writers else sorted(by_writer)
     results: dict[str, dict] = {}
+    built: dict[str, Replies] = {}
     for writer in chosen:
         start = time.perf_counter()
-        results[writer] = fold_scores(knowledge, by_writer[writer], scorer)
+        items = by_writer[writer]
+        built[writer] = fold_replies(knowledge, items)
+        results[writer] = scorer.metrics(items, verdicts(built[writer], items, scorer))
         figures = "  ".join(f"{k.removesuffix('_pct')} {results[writer][k]}" for k in REPORTED)
         print(f"writer {writer}: {results[writer]['questions']:4} questions  {figures}  "
               f"({time.perf_counter() - start:.0f} s)", flush=True)
+        if not args.curve:
+            del built[writer]  # a matcher each is a lot of memory
     means = {k: round(statistics.mean(r[k] for r in results.values() if r[k] is not None), 1) for k in REPORTED}
     print("mean over writers: " + "  ".join(f"{k.removesuffix('_pct')} {v}" for k, v in means.items()))
+    if args.curve:
+        curve(built, {w: by_writer[w] for w in chosen}, scorer)
     if args.json:
         print(json.dumps({"writers": results, "mean": means}))
     return 0
