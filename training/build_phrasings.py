@@ -14,7 +14,7 @@ label "none", are not used).
 Their out-of-scope lines were sorted by another helper into the out-of-scope entry whose reply
 fits (training/questions/out-of-scope-sorted.jsonl; null where none fits, or where the message is
 really a SEND question that must reach the editors); the sorted ones become phrasings of that
-entry. The risk model reads every line as an ordinary question (training/train_risk.py).
+entry, as do writer H's near-topic out-of-scope lines (out-of-scope-writer-h.jsonl). The risk model reads every line as an ordinary question (training/train_risk.py).
 
     .venv/bin/python training/build_phrasings.py   # then: python main.py kb check
 """
@@ -36,6 +36,11 @@ from bot.text import fold  # noqa: E402
 WRITERS = ("q", "v", "w", "x", "y")
 SETS = ROOT / "benchmarks" / "sets"
 SPENT_SETS = [SETS / f"questions-blind-{n}.jsonl" for n in (1, 2, 3, 4)]
+# Out-of-scope lines, each with the out-of-scope entry whose reply fits: the question writers' lines
+# sorted by a helper, and writer H's near-topic lines written for those entries (an adult's Blue
+# Badge or autism assessment, EHCP jobs, a typical toddler's sleep: what the bot must not answer).
+OUT_OF_SCOPE = [ROOT / "training" / "questions" / name
+                for name in ("out-of-scope-sorted.jsonl", "out-of-scope-writer-h.jsonl")]
 OUT = BUNDLED_DIR / "phrasings.yaml"
 # Writers' "which <shop, vet, plumber> in Hereford" lines taught this entry to catch "which dentist in
 # Hereford can see an autistic child", a SEND gap editors must see (issue 15): not used.
@@ -95,9 +100,7 @@ def main() -> int:
     for path in sources:
         for row in read(path):
             add(row.get("label") or row.get("topic"), row["q"].strip())
-    sorted_path = ROOT / "training" / "questions" / "out-of-scope-sorted.jsonl"
-    for line in sorted_path.open(encoding="utf-8") if sorted_path.exists() else ():
-        row = json.loads(line)
+    for row in (r for path in OUT_OF_SCOPE for r in read(path)):
         if row["entry"] not in UNSORTED:
             add(row["entry"], row["q"].strip())
     text = yaml.safe_dump({"phrasings": dict(sorted(phrasings.items()))}, allow_unicode=True, sort_keys=False, width=100)
