@@ -197,7 +197,10 @@ def check_knowledge(directory: Path, topics_file: Path | None = None, today: dt.
         _entry_warnings(entry, knowledge, today, report)
     _sms_cost_warnings(knowledge, report)
     if questions:
-        _question_warnings(knowledge, Matcher(knowledge), report)
+        # On words alone: the sentence model would first embed every phrasing (thousands, a minute
+        # and a half on a new machine), and a question that shares more words with another entry
+        # is what an editor can fix.
+        _question_warnings(knowledge, Matcher(knowledge, semantic=False), report)
     _group_warnings(knowledge, report)
     _service_notes(knowledge, report)
     # An unconfirmed number or address shown bare is an error: a family may act on it alone.

@@ -115,6 +115,17 @@ async def editors_page(client: httpx.AsyncClient, base: str, host: str, password
     return (await client.get(base + "/editors/unanswered", headers={"Host": host, "Cookie": cookie()})).text
 
 
+async def assert_each_council_sees_only_its_own(client: httpx.AsyncClient, base: str) -> None:
+    """Each council's editors' page lists its own question only; council A's password on B's page sees neither."""
+    a_page = await editors_page(client, base, "a.example", A_PASSWORD)
+    b_page = await editors_page(client, base, "b.example", B_PASSWORD)
+    assert A_QUESTION in a_page and B_QUESTION not in a_page
+    assert B_QUESTION in b_page and A_QUESTION not in b_page
+    async with httpx.AsyncClient(timeout=20) as stranger:
+        wrong = await editors_page(stranger, base, "b.example", A_PASSWORD)
+    assert B_QUESTION not in wrong and A_QUESTION not in wrong
+
+
 @pytest.mark.timeout(120)
 async def test_two_councils_answer_from_their_own_knowledge_and_keep_their_own_logs(tmp_path: Path) -> None:
     app = await open_tenants_app(base_settings(tmp_path, tenants_file(tmp_path)))
@@ -128,13 +139,7 @@ async def test_two_councils_answer_from_their_own_knowledge_and_keep_their_own_l
         await text(client, base, A_QUESTION, A_NUMBER, A_TOKEN)
         await text(client, base, B_QUESTION, B_NUMBER, B_TOKEN)
 
-        a_page = await editors_page(client, base, "a.example", A_PASSWORD)
-        b_page = await editors_page(client, base, "b.example", B_PASSWORD)
-        assert A_QUESTION in a_page and B_QUESTION not in a_page
-        assert B_QUESTION in b_page and A_QUESTION not in b_page
-        async with httpx.AsyncClient(timeout=20) as stranger:  # council A's password on council B's page
-            wrong = await editors_page(stranger, base, "b.example", A_PASSWORD)
-        assert B_QUESTION not in wrong and A_QUESTION not in wrong
+        await assert_each_council_sees_only_its_own(client, base)
         health = (await client.get(base + "/healthz")).json()
     assert health == {"status": "ok", "councils": {"council-a": "ok", "council-b": "ok"}}
     for council, question in (("council-a", A_QUESTION), ("council-b", B_QUESTION)):
@@ -170,13 +175,7 @@ async def test_two_councils_on_one_postgresql_database(tmp_path: Path, postgres_
         await text(client, base, B_QUESTION, B_NUMBER, B_TOKEN)
         [b] = bodies((await text(client, base, "adapted swimming sessions", B_NUMBER, B_TOKEN)).text)
         assert "Council B" in b
-        a_page = await editors_page(client, base, "a.example", A_PASSWORD)
-        b_page = await editors_page(client, base, "b.example", B_PASSWORD)
-        assert A_QUESTION in a_page and B_QUESTION not in a_page
-        assert B_QUESTION in b_page and A_QUESTION not in b_page
-        async with httpx.AsyncClient(timeout=20) as stranger:  # council A's password on council B's page
-            wrong = await editors_page(stranger, base, "b.example", A_PASSWORD)
-        assert B_QUESTION not in wrong and A_QUESTION not in wrong
+        await assert_each_council_sees_only_its_own(client, base)
 
     for name, value in (("SIGNPOST_TENANTS", str(tenants)), ("SIGNPOST_DB", postgres_url),
                         ("SIGNPOST_SECRET", "d" * 8 + "0123456789abcdef" * 2), ("PUBLIC_BASE_URL", PUBLIC)):
