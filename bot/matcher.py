@@ -29,8 +29,9 @@ from rapidfuzz.distance import Levenshtein
 
 from .cache import cache_dir, keep_newest, read_arrays, write_arrays
 from .knowledge import Entry, Knowledge
-from .semantic import Encoder, default_encoder, pieces, unit_mean
-from .text import STOPWORDS, Lexicon, fold, stem
+from .meaning import MeaningModel
+from .semantic import Encoder, default_encoder
+from .text import STOPWORDS, Lexicon, asks_something, fold, stem
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,8 @@ class Thresholds:
     semantic_floor: float = 0.3
     # A single sentence of a long message, against the message as a whole.
     semantic_piece_weight: float = 0.9
+    # How much the classifier over sentence vectors (bot/meaning.py) counts against all the above.
+    meaning_weight: float = 0.0
 
 
 # Word-based scores only: what a matcher without the embedding model uses.
@@ -109,22 +112,6 @@ class Decision:
 
 
 _SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
-# How a sentence that asks something starts, when it has no question mark (text-speak rarely does).
-_ASKS = re.compile(
-    r"^(?:\W*(?:so|and|but|also|ok|anyway|basically|please|pls|hi|hello|hiya)\W+)*"
-    r"(?:how|what|whats|who|whom|where|when|which|why|can|cant|could|would|will|should|do|does|did|is|isnt|are|"
-    r"arent|am|have|has|any|anyone|i\s+(?:need|want|would\s+like|wonder)|id\s+like|were\s+looking|"
-    r"we\s+need|wondering|please\s+help|help)\b",
-    re.IGNORECASE,
-)
-
-
-def asks_something(sentence: str) -> bool:
-    """Whether a sentence asks (a question mark, or a question's opening words)."""
-    stripped = sentence.strip()
-    return stripped.endswith("?") or bool(_ASKS.match(stripped))
-
-
 LONG_MESSAGE = 200  # characters; shorter messages are read whole
 DECISIONS_KEPT = 4096  # recent messages' decisions, as the encoder keeps their vectors
 
@@ -144,14 +131,21 @@ class _Index:
         rows, weights = rows[order], weights[order]
         self.postings = {f: (rows[bounds[c]:bounds[c + 1]], weights[bounds[c]:bounds[c + 1]]) for f, c in columns.items()}
 
-    def scores(self, query: dict[str, float]) -> np.ndarray:
-        found = [(posting, weight) for f, weight in query.items() if (posting := self.postings.get(f)) is not None]
-        if not found:
-            return np.zeros(self.size)
-        # One bincount over the concatenated postings instead of one scatter-add per word.
-        rows = np.concatenate([posting[0] for posting, _ in found])
-        weights = np.concatenate([posting[1] * weight for posting, weight in found])
-        return np.bincount(rows, weights, minlength=self.size)
+    def scores(self, queries: list[dict[str, float]]) -> np.ndarray:
+        """Each query's dot product with every text: shape (len(queries), size)."""
+        rows: list[np.ndarray] = []
+        weights: list[np.ndarray] = []
+        for i, query in enumerate(queries):
+            for f, weight in query.items():
+                posting = self.postings.get(f)
+                if posting is not None:
+                    rows.append(posting[0] + i * self.size)
+                    weights.append(posting[1] * weight)
+        if not rows:
+            return np.zeros((len(queries), self.size))
+        # One bincount over the concatenated postings of every query instead of one scatter-add per word.
+        total = np.bincount(np.concatenate(rows), np.concatenate(weights), minlength=len(queries) * self.size)
+        return total.reshape(len(queries), self.size)
 
 
 class _SoftmaxModel:
@@ -241,12 +235,14 @@ class _SoftmaxModel:
         z /= z.sum(axis=-1, keepdims=True)
         return z
 
-    def probabilities(self, row: dict[str, float]) -> np.ndarray:
-        known = [(column, weight) for f, weight in row.items() if (column := self.columns.get(f)) is not None]
-        logits = self.bias.copy()
-        if known:
-            columns, weights = zip(*known)
-            logits += np.array(weights, dtype=np.float32) @ self.weights[list(columns)]
+    def probabilities(self, rows: list[dict[str, float]]) -> np.ndarray:
+        """Each row's class probabilities: shape (len(rows), classes)."""
+        logits = np.tile(self.bias, (len(rows), 1))
+        for i, row in enumerate(rows):
+            known = [(column, weight) for f, weight in row.items() if (column := self.columns.get(f)) is not None]
+            if known:
+                columns, weights = zip(*known)
+                logits[i] += np.array(weights, dtype=np.float32) @ self.weights[list(columns)]
         return self._softmax(logits)
 
 
@@ -303,6 +299,8 @@ class Matcher:
         kept = [i for i, row in enumerate(model_rows) if row]
         self._model = _SoftmaxModel.cached([model_rows[i] for i in kept], [owners[i] for i in kept], len(self.entries))
         self._embedded = self.encoder.embed_phrasings(phrasings) if self.encoder and phrasings else None
+        self._meaning = MeaningModel.cached(self._embedded, self._owners, len(self.entries)) \
+            if self._embedded is not None and self.thresholds.meaning_weight else None
         self._decisions = lru_cache(maxsize=DECISIONS_KEPT)(self._decide)
 
     # ------------------------------------------------------------ text to features
@@ -383,17 +381,22 @@ class Matcher:
 
     # ------------------------------------------------------------ matching
 
-    def _scores(self, tokens: list[str]) -> np.ndarray | None:
-        query = self._vector(_term_features([t for t in tokens if t not in STOPWORDS]))
-        if not query:
-            return None
+    def _scores(self, texts: list[list[str]]) -> tuple[np.ndarray, np.ndarray]:
+        """Each entry's word score for each text (its words after the lexicon), all texts at once:
+        (scores of the texts with a meaningful word, shape (those texts, entries); which texts those are)."""
         t = self.thresholds
-        best_phrasing = np.maximum.reduceat(self._by_phrasing.scores(query), self._starts)
+        queries = [self._vector(_term_features([w for w in words if w not in STOPWORDS])) for words in texts]
+        scored = np.array([bool(query) for query in queries], dtype=bool)
+        texts = [words for words, query in zip(texts, queries) if query]
+        queries = [query for query in queries if query]
+        if not queries:
+            return np.zeros((0, len(self.entries))), scored
+        best_phrasing = np.maximum.reduceat(self._by_phrasing.scores(queries), self._starts, axis=1)
         combined = t.phrasing_weight * best_phrasing
-        combined += (1 - t.phrasing_weight) * self._by_entry.scores(query)
+        combined += (1 - t.phrasing_weight) * self._by_entry.scores(queries)
         combined *= 1 - t.model_weight
-        combined += t.model_weight * self._model.probabilities(_model_features(tokens, t.small_word))
-        return combined
+        combined += t.model_weight * self._model.probabilities([_model_features(w, t.small_word) for w in texts])
+        return combined, scored
 
     def _passages(self, text: str) -> tuple[list[str], list[list[str]]]:
         """A long message's words, and its sentences in pairs: parents often bury the question in a story.
@@ -412,36 +415,52 @@ class Matcher:
         if not self.entries:
             return []
         whole, passages = self._passages(text)
-        combined = self._scores(whole)
-        for passage in passages:
-            found = self._scores(passage)
-            if found is not None:
-                found *= self.thresholds.passage_weight
-                combined = found if combined is None else np.maximum(combined, found)
-        if combined is None:
+        found, scored = self._scores([whole, *passages])
+        if not scored.any():
             return []
+        # The whole message, or a passage (sentence pair) counted at passage_weight: whichever is higher.
+        weights = np.r_[1.0, np.full(len(passages), self.thresholds.passage_weight)][scored]
+        combined = (found * weights[:, None]).max(axis=0)
         semantic = self._semantic(text)
         if semantic is not None:
             weight = self.thresholds.semantic_weight
             combined = (1 - weight) * combined + weight * semantic
+        meaning = self._meant(text)
+        if meaning is not None:
+            weight = self.thresholds.meaning_weight
+            combined = (1 - weight) * combined + weight * meaning
         order = np.argsort(-combined, kind="stable")[:limit]
         return [Candidate(self.entries[i], round(float(combined[i]), 4)) for i in order if combined[i] > 0]
 
     def _semantic(self, text: str) -> np.ndarray | None:
         """Each entry's best cosine similarity to the message or one of its clauses, above the floor.
 
-        Clauses, not sentences: the safety check embeds the same pieces, so a message is embedded
-        once, not twice (the same first answers on the writers' folds, the dev set and CLINC150)."""
+        Clauses, not sentences: the safety check reads the same clauses (Encoder.read), so a message
+        is embedded once, not twice (the same first answers on the writers' folds, the dev set and
+        CLINC150). A very long message's clauses past the encoder's time budget count through the
+        word scores only."""
         if self._embedded is None or not self.thresholds.semantic_weight:
             return None
         t = self.thresholds
-        parts = pieces(text, clauses=True)
-        vectors = self.encoder.embed(parts)
-        similarity = np.maximum.reduceat(self._embedded @ unit_mean(vectors), self._starts)
-        if len(parts) > 1:
-            each = np.maximum.reduceat(self._embedded @ vectors.T, self._starts, axis=0).max(axis=1)
+        reading = self.encoder.read(text)
+        similarity = np.maximum.reduceat(self._embedded @ reading.whole, self._starts)
+        if len(reading.parts) > 1:
+            each = np.maximum.reduceat(self._embedded @ reading.vectors.T, self._starts, axis=0).max(axis=1)
             similarity = np.maximum(similarity, t.semantic_piece_weight * each)
         return np.clip((similarity - t.semantic_floor) / (1 - t.semantic_floor), 0.0, 1.0)
+
+    def _meant(self, text: str) -> np.ndarray | None:
+        """Each entry's probability under the classifier over sentence vectors: the message as a whole,
+        or one of its clauses (discounted like the similarity's), whichever is higher."""
+        if self._meaning is None or not self.thresholds.meaning_weight:
+            return None
+        reading = self.encoder.read(text)
+        rows = reading.whole[None, :] if len(reading.parts) == 1 else np.vstack([reading.whole, reading.vectors])
+        probabilities = self._meaning.probabilities(rows)
+        best = probabilities[0]
+        if len(probabilities) > 1:
+            best = np.maximum(best, self.thresholds.semantic_piece_weight * probabilities[1:].max(axis=0))
+        return best
 
     def questions(self, text: str) -> list[str]:
         """The sentences of a message that ask something, in order."""

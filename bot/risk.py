@@ -23,9 +23,10 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
+import sklearn
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from .semantic import MODELS_DIR, Encoder, default_encoder, pieces, unit_mean
+from .semantic import MODELS_DIR, Encoder, default_encoder
 
 # How the n-gram features are read; training/train_risk.py fits them with these settings.
 WORD_NGRAMS = {"analyzer": "word", "ngram_range": (1, 2), "sublinear_tf": True}
@@ -70,25 +71,26 @@ class RiskModel:
 
     def probabilities(self, texts: list[str], vectors: np.ndarray) -> np.ndarray:
         logits = vectors @ self.embedding_weights.T + self.bias
-        logits += self.words.transform(texts) @ self.word_weights.T
-        logits += self.chars.transform(texts) @ self.char_weights.T
+        # The texts are ours and the vectorizers fixed: sklearn's input checks were half the cost.
+        with sklearn.config_context(assume_finite=True, skip_parameter_validation=True):
+            logits += self.words.transform(texts) @ self.word_weights.T
+            logits += self.chars.transform(texts) @ self.char_weights.T
         logits -= logits.max(axis=1, keepdims=True)
         exp = np.exp(logits)
         return exp / exp.sum(axis=1, keepdims=True)
 
     def parts(self, text: str) -> tuple[float, float, float, float, str]:
         """(crisis probability of the whole, highest of any one sentence, concern, past risk, kind)."""
-        parts = pieces(text, clauses=True)
-        vectors = self.encoder.embed(parts)
-        texts, rows = [" ".join(parts)], unit_mean(vectors)[None, :]
-        if len(parts) > 1:
-            texts, rows = [text, *parts], np.vstack([rows, vectors])
+        reading = self.encoder.read(text)
+        texts, rows = [" ".join(reading.parts)], reading.whole[None, :]
+        if len(reading.parts) > 1:  # a long message's clauses past the encoder's budget are read as part of the whole only
+            texts, rows = [text, *reading.kept_parts], np.vstack([rows, reading.vectors])
         probs = self.probabilities(texts, rows)
         crisis_cols = [i for i, c in enumerate(self.classes) if c not in NOT_CRISIS]
         crisis = probs[:, crisis_cols].sum(axis=1)
         best = int(crisis.argmax())
         kind = self.classes[crisis_cols[int(probs[best, crisis_cols].argmax())]]
-        piece = float(crisis[1:].max()) if len(parts) > 1 else 0.0
+        piece = float(crisis[1:].max()) if len(texts) > 1 else 0.0
         past = float(probs[0, self.classes.index("past-risk")])
         concern = past + float(probs[0, self.classes.index("uncertain-risk")])
         return float(crisis[0]), piece, concern, past, kind

@@ -85,3 +85,19 @@ class Lexicon:
 
     def canonical_words(self) -> set[str]:
         return set(self._phrases.values())
+
+
+# How a sentence that asks something starts, when it has no question mark (text-speak rarely does).
+_ASKS = re.compile(
+    r"^(?:\W*(?:so|and|but|also|ok|anyway|basically|please|pls|hi|hello|hiya)\W+)*"
+    r"(?:how|what|whats|who|whom|where|when|which|why|can|cant|could|would|will|should|do|does|did|is|isnt|are|"
+    r"arent|am|have|has|any|anyone|i\s+(?:need|want|would\s+like|wonder)|id\s+like|were\s+looking|"
+    r"we\s+need|wondering|please\s+help|help)\b",
+    re.IGNORECASE,
+)
+
+
+def asks_something(sentence: str) -> bool:
+    """Whether a sentence asks (a question mark, or a question's opening words)."""
+    stripped = sentence.strip()
+    return stripped.endswith("?") or bool(_ASKS.match(stripped))

@@ -35,12 +35,13 @@ from bot.text import fold  # noqa: E402
 
 WRITERS = ("q", "v", "w", "x", "y")
 SETS = ROOT / "benchmarks" / "sets"
-SPENT_SETS = [SETS / f"questions-blind-{n}.jsonl" for n in (1, 2, 3, 4)]
+SPENT_SETS = [SETS / f"questions-blind-{n}.jsonl" for n in (1, 2, 3, 4, 5)]
 # Out-of-scope lines, each with the out-of-scope entry whose reply fits: the question writers' lines
-# sorted by a helper, and writer H's near-topic lines written for those entries (an adult's Blue
-# Badge or autism assessment, EHCP jobs, a typical toddler's sleep: what the bot must not answer).
+# sorted by a helper, and writers H's and AA's near-topic lines written for those entries (an adult's
+# Blue Badge or autism assessment, a husband's autism, EHCP jobs, a typical toddler's sleep: what the
+# bot must not answer).
 OUT_OF_SCOPE = [ROOT / "training" / "questions" / name
-                for name in ("out-of-scope-sorted.jsonl", "out-of-scope-writer-h.jsonl")]
+                for name in ("out-of-scope-sorted.jsonl", "out-of-scope-writer-h.jsonl", "out-of-scope-writer-aa.jsonl")]
 OUT = BUNDLED_DIR / "phrasings.yaml"
 # Writers' "which <shop, vet, plumber> in Hereford" lines taught this entry to catch "which dentist in
 # Hereford can see an autistic child", a SEND gap editors must see (issue 15): not used.
@@ -52,7 +53,7 @@ EVALUATION_SETS = [ROOT.parent / "shared" / "eval" / "dev.jsonl",
                    *(p for p in sorted(SETS.glob("questions-blind-*.jsonl")) if p not in SPENT_SETS)]
 HEADER = """\
 # More ways of asking existing entries, written by helpers who saw only the topic titles
-# (training/questions/writer-*.jsonl and the spent blind sets benchmarks/sets/questions-blind-1..4;
+# (training/questions/writer-*.jsonl and the spent blind sets benchmarks/sets/questions-blind-1..5;
 # rebuilt by training/build_phrasings.py).
 # The matcher learns from them like any entry's questions. Edit the JSONL files, not this one.
 """
