@@ -124,6 +124,11 @@ def test_typos_and_text_speak_fire(text: str, rules: CrisisRules) -> None:
         "my son's carer left bruises all over his arms",
         "my husband says if I leave he'll hurt the kids",
         "she's with older men who give her drugs",
+        # Written for these tests after crisis set 6's misses (a ligature, the top of a car park, voices):
+        "ive tied a rope to the loft hatch",
+        "he's looped his dressing gown cord over the banister",
+        "im going to jump off the top of the multi storey",
+        "the voices keep telling him to stab his brother",
     ],
 )
 def test_indirect_phrasing_fires(text: str, rules: CrisisRules) -> None:
@@ -180,6 +185,9 @@ def test_risk_hidden_in_a_long_send_question(rules: CrisisRules) -> None:
         "I can't find him a school place",
         "he has epilepsy, what training do school staff have for seizures?",
         "I'm at the end of my tether with the council",
+        "he tied his shoes to the door handle as a joke",
+        "we parked on the top floor of the car park, is there a lift for his wheelchair?",
+        "the teacher told him to tidy up and he threw a chair",
     ],
 )
 def test_alarming_words_that_are_not_a_crisis(text: str, rules: CrisisRules) -> None:

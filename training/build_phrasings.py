@@ -46,6 +46,10 @@ OUT = BUNDLED_DIR / "phrasings.yaml"
 # Writers' "which <shop, vet, plumber> in Hereford" lines taught this entry to catch "which dentist in
 # Hereford can see an autistic child", a SEND gap editors must see (issue 15): not used.
 UNSORTED = {"oos-shopping-and-private"}
+# Writer AA's medicine lines ("my son missed his ADHD tablet", "crush my daughter's tablets") taught
+# this entry to catch "my 6 year old with ADHD needs teeth out, which dentist can do it under general
+# anaesthetic", the same gap (tests/test_editors_gaps.py): not used; writer H's stay.
+NOT_USED = {("AA", "oos-medicines")}
 # Questions that measure the bot: a phrasing that is a near-copy of one of them (by chance: the
 # writers never saw them) is left out, as tests/test_knowledge_content.py checks for the dev set,
 # or the figures on those sets would count memory, not understanding. The texts are only compared.
@@ -102,7 +106,7 @@ def main() -> int:
         for row in read(path):
             add(row.get("label") or row.get("topic"), row["q"].strip())
     for row in (r for path in OUT_OF_SCOPE for r in read(path)):
-        if row["entry"] not in UNSORTED:
+        if row["entry"] not in UNSORTED and (row.get("writer"), row["entry"]) not in NOT_USED:
             add(row["entry"], row["q"].strip())
     text = yaml.safe_dump({"phrasings": dict(sorted(phrasings.items()))}, allow_unicode=True, sort_keys=False, width=100)
     OUT.write_text(HEADER + text, encoding="utf-8")
