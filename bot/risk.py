@@ -83,7 +83,9 @@ class RiskModel:
         """(crisis probability of the whole, highest of any one sentence, concern, past risk, kind)."""
         reading = self.encoder.read(text)
         texts, rows = [" ".join(reading.parts)], reading.whole[None, :]
-        if len(reading.parts) > 1:  # a long message's clauses past the encoder's budget are read as part of the whole only
+        # Each embedded clause alone too; a long story's clauses past the encoder's budget count
+        # through the whole message's n-grams only.
+        if len(reading.parts) > 1:
             texts, rows = [text, *reading.kept_parts], np.vstack([rows, reading.vectors])
         probs = self.probabilities(texts, rows)
         crisis_cols = [i for i, c in enumerate(self.classes) if c not in NOT_CRISIS]

@@ -25,6 +25,8 @@ import numpy as np
 from .cache import cache_dir, read_arrays, write_arrays
 
 if TYPE_CHECKING:
+    from tokenizers import Encoding
+
     from .salience import Salience
 
 MODELS_DIR = Path(__file__).parent / "models"
@@ -250,7 +252,7 @@ class Encoder:
                 self._pool = self._pool or ThreadPoolExecutor(WORKERS, thread_name_prefix="encoder")
         return np.array(list(self._pool.map(self._run_one, encodings)), dtype=np.float32)
 
-    def _run_one(self, encoding) -> np.ndarray:
+    def _run_one(self, encoding: Encoding) -> np.ndarray:
         ids = np.array([encoding.ids], dtype=np.int64)
         mask = np.array([encoding.attention_mask], dtype=np.int64)
         return self._session.run(None, {"input_ids": ids, "attention_mask": mask})[0][0]
