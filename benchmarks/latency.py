@@ -50,9 +50,8 @@ def first_start() -> tuple[float, float]:
     """Seconds and peak MB of building the bot from nothing, in a child process (the cache it fills is
     this process's)."""
     script = ("import sys, time; sys.path.insert(0, sys.argv[1]); start = time.perf_counter(); "
-              "from bot.signpost import build_replies; build_replies(); "
-              "peak = [l for l in open('/proc/self/status') if l.startswith('VmHWM:')][0].split()[1]; "
-              "print(time.perf_counter() - start, int(peak) / 1024)")
+              "from bot.signpost import build_replies; build_replies(); seconds = time.perf_counter() - start; "
+              "from benchmarks.latency import peak_rss_mb; print(seconds, peak_rss_mb())")
     done = subprocess.run([sys.executable, "-c", script, str(ROOT)], capture_output=True, text=True, check=True)
     seconds, peak = done.stdout.split()[-2:]
     return float(seconds), float(peak)

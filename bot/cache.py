@@ -11,6 +11,7 @@ import logging
 import os
 import tempfile
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -52,3 +53,22 @@ def keep_newest(folder: Path, pattern: str, count: int) -> None:
             old.unlink(missing_ok=True)
     except OSError as exc:
         log.warning("could not tidy the cache folder %s: %s", folder, exc)
+
+
+def remembered(prefix: str, checksum: str, names: set[str],
+               compute: Callable[[], dict[str, np.ndarray] | None]) -> dict[str, np.ndarray] | None:
+    """Arrays computed from inputs with this checksum: read back when a file holds them, else computed
+    and saved as `{prefix}-{checksum}.npz` (the newest 8 of a prefix kept: other knowledge bases',
+    tests', an edit ago). `compute` may return None: nothing to keep."""
+    folder = cache_dir()
+    if folder is None:
+        return compute()
+    path = folder / f"{prefix}-{checksum[:24]}.npz"
+    saved = read_arrays(path)
+    if saved is not None and names <= saved.keys():
+        return saved
+    arrays = compute()
+    if arrays is not None:
+        write_arrays(path, **arrays)
+        keep_newest(folder, f"{prefix}-*.npz", 8)
+    return arrays

@@ -22,12 +22,13 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass, replace
 from functools import lru_cache
+from typing import Callable
 
 import numpy as np
 from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
 
-from .cache import cache_dir, keep_newest, read_arrays, write_arrays
+from .cache import remembered
 from .knowledge import Entry, Knowledge
 from .meaning import MeaningModel
 from .semantic import Encoder, default_encoder
@@ -186,19 +187,15 @@ class _SoftmaxModel:
         """Trained once per knowledge base: most of a start-up's work otherwise, and the same every time
         (training is deterministic), so the weights are kept in SIGNPOST_CACHE_DIR under a checksum of
         exactly what they were trained on."""
-        folder = cache_dir()
-        if folder is None:
-            return cls.trained(rows, labels, classes)
         source = json.dumps([rows, labels, classes, cls.SETTINGS], ensure_ascii=False)
-        path = folder / f"matcher-{hashlib.sha256(source.encode()).hexdigest()[:24]}.npz"
-        saved = read_arrays(path)
-        if saved is not None and {"columns", "weights", "bias"} <= saved.keys():
-            names = saved["columns"].tolist()
-            return cls(dict(zip(names, range(len(names)))), saved["weights"], saved["bias"])
-        model = cls.trained(rows, labels, classes)
-        write_arrays(path, columns=np.array(list(model.columns), dtype=str), weights=model.weights, bias=model.bias)
-        keep_newest(folder, "matcher-*.npz", 8)  # other knowledge bases' (tests', an edit ago)
-        return model
+
+        def train() -> dict[str, np.ndarray]:
+            model = cls.trained(rows, labels, classes)
+            return {"columns": np.array(list(model.columns), dtype=str), "weights": model.weights, "bias": model.bias}
+
+        saved = remembered("matcher", hashlib.sha256(source.encode()).hexdigest(), {"columns", "weights", "bias"}, train)
+        names = saved["columns"].tolist()
+        return cls(dict(zip(names, range(len(names)))), saved["weights"], saved["bias"])
 
     def _train(self, rows: list[dict[str, float]], labels: np.ndarray, epochs: int, rate: float, batch: int,
                l2: float) -> None:
@@ -446,11 +443,8 @@ class Matcher:
         if self._embedded is None or not self.thresholds.semantic_weight:
             return None
         t = self.thresholds
-        reading = self.encoder.read(text)
-        similarity = np.maximum.reduceat(self._embedded @ reading.whole, self._starts)
-        if len(reading.parts) > 1:
-            each = np.maximum.reduceat(self._embedded @ reading.vectors.T, self._starts, axis=0).max(axis=1)
-            similarity = np.maximum(similarity, t.semantic_piece_weight * each)
+        similarity = self._whole_or_clause(
+            text, lambda rows: np.maximum.reduceat(rows @ self._embedded.T, self._starts, axis=1))
         return np.clip((similarity - t.semantic_floor) / (1 - t.semantic_floor), 0.0, 1.0)
 
     def _meant(self, text: str) -> np.ndarray | None:
@@ -458,13 +452,16 @@ class Matcher:
         or one of its clauses (discounted like the similarity's), whichever is higher."""
         if self._meaning is None or not self.thresholds.meaning_weight:
             return None
+        return self._whole_or_clause(text, self._meaning.probabilities)
+
+    def _whole_or_clause(self, text: str, score: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+        """Each entry's score (`score`: vectors -> one row of entry scores per vector) for the message
+        as a whole, or for one of its clauses at semantic_piece_weight, whichever is higher."""
         reading = self.encoder.read(text)
-        rows = reading.whole[None, :] if len(reading.parts) == 1 else np.vstack([reading.whole, reading.vectors])
-        probabilities = self._meaning.probabilities(rows)
-        best = probabilities[0]
-        if len(probabilities) > 1:
-            best = np.maximum(best, self.thresholds.semantic_piece_weight * probabilities[1:].max(axis=0))
-        return best
+        if len(reading.parts) == 1:
+            return score(reading.whole[None, :])[0]
+        scores = score(np.vstack([reading.whole, reading.vectors]))
+        return np.maximum(scores[0], self.thresholds.semantic_piece_weight * scores[1:].max(axis=0))
 
     def questions(self, text: str) -> list[str]:
         """The sentences of a message that ask something, in order."""

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .cache import cache_dir, keep_newest, read_arrays, write_arrays
+from .cache import remembered
 
 # The inverse of the L2 penalty, and the solver's iterations: chosen on CLINC150's training split
 # (C 1 / 10 / 50: 94.3 / 95.4 / 95.3 right first on its test split), never on the SEND sets.
@@ -59,19 +59,14 @@ class MeaningModel:
     @classmethod
     def cached(cls, vectors: np.ndarray, owners: np.ndarray, entries: int) -> MeaningModel | None:
         """Trained once per knowledge base and kept under a checksum of the vectors, owners and settings."""
-        folder = cache_dir()
-        if folder is None:
-            return cls.trained(vectors, owners, entries)
         digest = hashlib.sha256()
         for part in (np.ascontiguousarray(vectors, dtype=np.float32), np.ascontiguousarray(owners, dtype=np.int32)):
             digest.update(part.tobytes())
         digest.update(repr((entries, sorted(SETTINGS.items()))).encode())
-        path = folder / f"meaning-{digest.hexdigest()[:24]}.npz"
-        saved = read_arrays(path)
-        if saved is not None and {"weights", "bias"} <= saved.keys():
-            return cls(saved["weights"], saved["bias"])
-        model = cls.trained(vectors, owners, entries)
-        if model is not None:
-            write_arrays(path, weights=model.weights, bias=model.bias)
-            keep_newest(folder, "meaning-*.npz", 8)
-        return model
+
+        def train() -> dict[str, np.ndarray] | None:
+            model = cls.trained(vectors, owners, entries)
+            return None if model is None else {"weights": model.weights, "bias": model.bias}
+
+        saved = remembered("meaning", digest.hexdigest(), {"weights", "bias"}, train)
+        return None if saved is None else cls(saved["weights"], saved["bias"])

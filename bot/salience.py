@@ -17,6 +17,7 @@ from typing import Callable, Sequence
 import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 
+from .risk import NOT_CRISIS, WORD_NGRAMS
 from .text import asks_something
 
 # Weights on top of a clause's risk words (each word's weight is how much the risk model's word
@@ -40,12 +41,11 @@ class Salience:
         with np.load(models_dir / "risk.npz") as data:
             weights, idf = data["word_weights"], data["word_idf"]
         classes = info["classes"]
-        crisis = [i for i, c in enumerate(classes) if c not in ("none", "past-risk", "uncertain-risk")]
+        crisis = [i for i, c in enumerate(classes) if c not in NOT_CRISIS]
         margin = weights[crisis].max(axis=0) - weights[classes.index("none")]
         risk_words = {vocabulary[i]: float(margin[i]) for i in np.flatnonzero(margin > 0)}
         idf_of = dict(zip(vocabulary, idf.tolist()))
-        # The same reading of words as the risk model's word features (risk.WORD_NGRAMS).
-        analyse = TfidfVectorizer(analyzer="word", ngram_range=(1, 2)).build_analyzer()
+        analyse = TfidfVectorizer(**WORD_NGRAMS).build_analyzer()  # the risk model's own reading of words
         return cls(risk_words, idf_of, analyse)
 
     def order(self, parts: Sequence[str]) -> list[int]:
