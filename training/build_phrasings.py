@@ -37,19 +37,21 @@ WRITERS = ("q", "v", "w", "x", "y")
 SETS = ROOT / "benchmarks" / "sets"
 SPENT_SETS = [SETS / f"questions-blind-{n}.jsonl" for n in (1, 2, 3, 4, 5)]
 # Out-of-scope lines, each with the out-of-scope entry whose reply fits: the question writers' lines
-# sorted by a helper, and writers H's and AA's near-topic lines written for those entries (an adult's
-# Blue Badge or autism assessment, a husband's autism, EHCP jobs, a typical toddler's sleep: what the
-# bot must not answer).
+# sorted by a helper, and writers H's, AA's and AE's near-topic lines written for those entries (an
+# adult's Blue Badge or autism assessment, a husband's autism, EHCP jobs, a typical toddler's sleep,
+# moving to Wales with an EHC plan: what the bot must not answer).
 OUT_OF_SCOPE = [ROOT / "training" / "questions" / name
-                for name in ("out-of-scope-sorted.jsonl", "out-of-scope-writer-h.jsonl", "out-of-scope-writer-aa.jsonl")]
+                for name in ("out-of-scope-sorted.jsonl", "out-of-scope-writer-h.jsonl", "out-of-scope-writer-aa.jsonl",
+                             "out-of-scope-writer-ae.jsonl")]
 OUT = BUNDLED_DIR / "phrasings.yaml"
 # Writers' "which <shop, vet, plumber> in Hereford" lines taught this entry to catch "which dentist in
 # Hereford can see an autistic child", a SEND gap editors must see (issue 15): not used.
 UNSORTED = {"oos-shopping-and-private"}
 # Writer AA's medicine lines ("my son missed his ADHD tablet", "crush my daughter's tablets") taught
 # this entry to catch "my 6 year old with ADHD needs teeth out, which dentist can do it under general
-# anaesthetic", the same gap (tests/test_editors_gaps.py): not used; writer H's stay.
-NOT_USED = {("AA", "oos-medicines")}
+# anaesthetic", the same gap (tests/test_editors_gaps.py): not used, nor writer AE's (they did the
+# same); writer H's stay.
+NOT_USED = {("AA", "oos-medicines"), ("AE", "oos-medicines")}
 # Questions that measure the bot: a phrasing that is a near-copy of one of them (by chance: the
 # writers never saw them) is left out, as tests/test_knowledge_content.py checks for the dev set,
 # or the figures on those sets would count memory, not understanding. The texts are only compared.
