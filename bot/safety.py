@@ -58,7 +58,12 @@ def assess(text: str, rules: CrisisRules, model: RiskModel | None) -> Assessment
     if hit is None and smalltalk_kind(text) in _NO_RISK_SMALLTALK:
         return NO_RISK
     score = model.score(text)
-    if score.crisis >= model.crisis_threshold:
+    # The risk read as over ("tried to hang himself last yr, camhs involved now n hes doing better")
+    # is not a crisis however alarming its words: on leave-one-writer-out folds of 20,109 messages
+    # this took the crisis reply off 23 past-risk and past-emergency near misses (hard near misses
+    # 8.8% -> 8.3%) and cost no crisis. It stays at least a concern (below).
+    over = score.past >= PAST_VETO
+    if score.crisis >= model.crisis_threshold and not over:
         return Assessment("crisis", score.category)
     concern = score.concern >= model.concern_threshold or score.crisis >= CONCERN_SHARE * model.crisis_threshold
     if hit is not None:
@@ -68,7 +73,6 @@ def assess(text: str, rules: CrisisRules, model: RiskModel | None) -> Assessment
         # ongoing, uncertain risk (a joke, a film). Never less than a concern: "how do I apply for an
         # EHCP, I want to kill myself" is a crisis the model alone misses, and a passive wish to die
         # ("everyone would be better off without me") stays a crisis.
-        over = score.past >= PAST_VETO
         calm = score.crisis < model.rule_veto and score.concern - score.past < model.rule_veto_uncertain \
             and hit.category not in PAST_ONLY_VETO
         return Assessment("concern" if over or calm else "crisis", hit.category)

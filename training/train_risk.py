@@ -155,10 +155,10 @@ def flagged(a: dict[str, np.ndarray], whole_t: float, piece_t: float, veto: floa
     be better off without me" among them, which some writers label uncertain risk. So a rule hit
     stands down only when the model reads neither a crisis nor an uncertain risk, or reads the risk
     as over.)"""
-    model = (a["whole"] >= whole_t) | (a["piece"] >= piece_t)
+    over = a["past"] >= PAST_VETO
+    model = ((a["whole"] >= whole_t) | (a["piece"] >= piece_t)) & ~over
     calm = (a["whole"] < veto) & (a["uncertain"] < UNCERTAIN_VETO) & ~a["past_only"]
-    stands_down = calm | (a["past"] >= PAST_VETO)
-    return model | (a["ruled"] & ~stands_down)
+    return model | (a["ruled"] & ~(calm | over))
 
 
 def rates(a: dict[str, np.ndarray], whole_t: float, piece_t: float, veto: float) -> tuple[float, float, float]:
