@@ -261,7 +261,7 @@ class Encoder:
 
 def _one_blas_thread() -> None:
     """One BLAS thread for the whole process. The vectors' products are small (a message's clauses
-    against 5,750 phrasings: 16 x 384 x 5,750); OpenBLAS's second thread made the one behind the
+    against 6,227 phrasings: 16 x 384 x 6,227); OpenBLAS's second thread made the one behind the
     matcher's similarity 23-28 ms instead of 1.6 ms whenever the other core was busy (the encoder's
     own worker, another request), and the limit is process-wide for OpenBLAS's pthreads pool anyway."""
     from threadpoolctl import threadpool_limits
