@@ -299,6 +299,7 @@ class Matcher:
         model_rows = [_model_features(toks, self.thresholds.small_word) for toks in tokens]
         kept = [i for i, row in enumerate(model_rows) if row]
         self._model = _SoftmaxModel.cached([model_rows[i] for i in kept], [owners[i] for i in kept], len(self.entries))
+        del read, tokens, features, model_rows  # before the embedding, so a first start peaks lower
         self._embedded = self.encoder.embed_phrasings(phrasings) if self.encoder and phrasings else None
         self._meaning = MeaningModel.cached(self._embedded, self._owners, len(self.entries)) \
             if self._embedded is not None and self.thresholds.meaning_weight else None
