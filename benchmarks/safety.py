@@ -30,7 +30,7 @@ from bot.signpost import build_replies  # noqa: E402
 EMPTY_RULES = CrisisRules(Path("none"), (), None, {})
 # Ordinary questions the risk model never trained on: the dev set and question set 7 (question sets
 # 1-6 are spent and train it now: training/train_risk.py).
-ORDINARY = [ROOT.parent / "shared" / "eval" / "dev.jsonl", ROOT / "benchmarks" / "sets" / "questions-blind-7.jsonl"]
+ORDINARY = [ROOT.parent / "shared" / "eval" / "dev.jsonl", ROOT / "benchmarks" / "sets" / "questions-blind-8.jsonl"]
 
 
 def read(path: Path) -> list[dict]:

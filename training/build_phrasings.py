@@ -1,5 +1,5 @@
 """Write knowledge/phrasings.yaml: the questions writers Q, V, W, X and Y wrote, and the spent
-blind question sets (writers E, F, M, S, Z, P), as more ways of asking each entry.
+blind question sets (writers E, F, M, S, Z, P, AB), as more ways of asking each entry.
 
 The knowledge base's own example questions were written by the people who wrote the answers,
 and the matcher learned their way of asking. These writers saw only the list of topic titles
@@ -35,7 +35,7 @@ from bot.text import fold  # noqa: E402
 
 WRITERS = ("q", "v", "w", "x", "y")
 SETS = ROOT / "benchmarks" / "sets"
-SPENT_SETS = [SETS / f"questions-blind-{n}.jsonl" for n in (1, 2, 3, 4, 5, 6)]
+SPENT_SETS = [SETS / f"questions-blind-{n}.jsonl" for n in (1, 2, 3, 4, 5, 6, 7)]
 # Out-of-scope lines, each with the out-of-scope entry whose reply fits: the question writers' lines
 # sorted by a helper, and writers H's, AA's and AE's near-topic lines written for those entries (an
 # adult's Blue Badge or autism assessment, a husband's autism, EHCP jobs, a typical toddler's sleep,
@@ -59,7 +59,7 @@ EVALUATION_SETS = [ROOT.parent / "shared" / "eval" / "dev.jsonl",
                    *(p for p in sorted(SETS.glob("questions-blind-*.jsonl")) if p not in SPENT_SETS)]
 HEADER = """\
 # More ways of asking existing entries, written by helpers who saw only the topic titles
-# (training/questions/writer-*.jsonl and the spent blind sets benchmarks/sets/questions-blind-1..6;
+# (training/questions/writer-*.jsonl and the spent blind sets benchmarks/sets/questions-blind-1..7;
 # rebuilt by training/build_phrasings.py).
 # The matcher learns from them like any entry's questions. Edit the JSONL files, not this one.
 """
