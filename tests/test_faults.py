@@ -104,7 +104,8 @@ class Sent:
 async def post_all(base: str, batch: list[dict[str, str]], on_answer=None) -> list[Sent]:
     """Post signed webhooks, IN_FLIGHT at a time; a connection error is recorded, not raised."""
     gate = asyncio.Semaphore(IN_FLIGHT)
-    limits = httpx.Limits(max_connections=IN_FLIGHT, max_keepalive_connections=IN_FLIGHT)
+    # Idle connections dropped before the server's 5 s keep-alive ends (tests/test_load.py says why).
+    limits = httpx.Limits(max_connections=IN_FLIGHT, max_keepalive_connections=IN_FLIGHT, keepalive_expiry=2.0)
     async with httpx.AsyncClient(limits=limits, timeout=30) as client:
         async def post(form: dict[str, str]) -> Sent:
             sent = Sent(form)

@@ -61,7 +61,10 @@ def replies_of(twiml: str) -> list[str]:
 async def burst(base: str, forms: list[dict[str, str]]) -> list[tuple[dict[str, str], httpx.Response]]:
     """Post every form, signed, at most IN_FLIGHT at a time; returns each form with its response."""
     gate = asyncio.Semaphore(IN_FLIGHT)
-    limits = httpx.Limits(max_connections=IN_FLIGHT, max_keepalive_connections=IN_FLIGHT)
+    # An idle connection is dropped by the client well before the server's 5 s keep-alive ends: at
+    # equal times (httpx's default is also 5 s) a request sent on a connection the server is just
+    # closing fails with ReadError, which happened once on a machine running two test suites at once.
+    limits = httpx.Limits(max_connections=IN_FLIGHT, max_keepalive_connections=IN_FLIGHT, keepalive_expiry=2.0)
     async with httpx.AsyncClient(limits=limits, timeout=30) as client:
         async def post(form: dict[str, str]) -> tuple[dict[str, str], httpx.Response]:
             async with gate:
