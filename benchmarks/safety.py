@@ -7,7 +7,7 @@ A set is JSON lines with "q", "tier" (crisis | concern | none) and "kind". For e
 the share given the crisis tier and the share given crisis or concern; per near-miss kind,
 the share wrongly given the crisis tier; how many crises were answered with a topic (the
 whole reply pipeline); and the false-alarm rate on ordinary questions (the dev set's
-non-crisis messages and question set 5). Latency is the whole check per message.
+non-crisis messages and the next unspent question set). Latency is the whole check per message.
 """
 from __future__ import annotations
 
@@ -27,10 +27,13 @@ from bot.safety import assess  # noqa: E402
 from bot.risk import default_risk_model  # noqa: E402
 from bot.signpost import build_replies  # noqa: E402
 
+sys.path.insert(0, str(ROOT / "training"))
+from spent import NEXT_QUESTION_SET  # noqa: E402
+
 EMPTY_RULES = CrisisRules(Path("none"), (), None, {})
-# Ordinary questions the risk model never trained on: the dev set and question set 7 (question sets
-# 1-6 are spent and train it now: training/train_risk.py).
-ORDINARY = [ROOT.parent / "shared" / "eval" / "dev.jsonl", ROOT / "benchmarks" / "sets" / "questions-blind-8.jsonl"]
+# Ordinary questions the risk model never trained on: the dev set and the next unspent question set
+# (the spent ones train it: training/spent.py).
+ORDINARY = [ROOT.parent / "shared" / "eval" / "dev.jsonl", NEXT_QUESTION_SET]
 
 
 def read(path: Path) -> list[dict]:

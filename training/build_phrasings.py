@@ -32,10 +32,10 @@ sys.path.insert(0, str(ROOT))
 
 from bot.knowledge import BUNDLED_DIR, load_knowledge  # noqa: E402
 from bot.text import fold  # noqa: E402
+from spent import LAST_SPENT, SETS, SPENT_QUESTION_SETS  # noqa: E402
 
 WRITERS = ("q", "v", "w", "x", "y")
-SETS = ROOT / "benchmarks" / "sets"
-SPENT_SETS = [SETS / f"questions-blind-{n}.jsonl" for n in (1, 2, 3, 4, 5, 6, 7)]
+SPENT_SETS = SPENT_QUESTION_SETS
 # Out-of-scope lines, each with the out-of-scope entry whose reply fits: the question writers' lines
 # sorted by a helper, and writers H's, AA's and AE's near-topic lines written for those entries (an
 # adult's Blue Badge or autism assessment, a husband's autism, EHCP jobs, a typical toddler's sleep,
@@ -57,9 +57,9 @@ NOT_USED = {("AA", "oos-medicines"), ("AE", "oos-medicines")}
 # or the figures on those sets would count memory, not understanding. The texts are only compared.
 EVALUATION_SETS = [ROOT.parent / "shared" / "eval" / "dev.jsonl",
                    *(p for p in sorted(SETS.glob("questions-blind-*.jsonl")) if p not in SPENT_SETS)]
-HEADER = """\
+HEADER = f"""\
 # More ways of asking existing entries, written by helpers who saw only the topic titles
-# (training/questions/writer-*.jsonl and the spent blind sets benchmarks/sets/questions-blind-1..7;
+# (training/questions/writer-*.jsonl and the spent blind sets benchmarks/sets/questions-blind-1..{LAST_SPENT};
 # rebuilt by training/build_phrasings.py).
 # The matcher learns from them like any entry's questions. Edit the JSONL files, not this one.
 """

@@ -43,6 +43,7 @@ from bot.crisis import detect_crisis, load_crisis_rules  # noqa: E402
 from bot.safety import PAST_ONLY_VETO, PAST_VETO  # noqa: E402
 from bot.risk import CHAR_NGRAMS, CONCERN_CLASSES, WORD_NGRAMS, RiskModel  # noqa: E402
 from bot.semantic import MODELS_DIR, default_encoder, pieces, unit_mean  # noqa: E402
+from spent import SPENT_CRISIS_SETS, SPENT_QUESTION_SETS  # noqa: E402
 
 CLINC = ROOT.parent / "shared" / "clinc150" / "data_full.json"
 CLINC_SAMPLE = 1500
@@ -60,10 +61,6 @@ WORST_KIND_RECALL = 0.95
 # writers A, B, L; question sets 1-4), 0.95 caught every crisis 0.9 caught and put the crisis reply
 # on 7 of 504 ordinary questions of set 4 instead of 12: one worried sentence in a long story.
 PIECE_FLOOR = 0.95
-SETS = ROOT / "benchmarks" / "sets"
-# Blind sets that have given their closing figures (README, "Safety" and "Performance"): each is one writer.
-SPENT_CRISIS_SETS = [SETS / f"crisis-blind-{n}.jsonl" for n in (1, 2, 3, 4, 5, 6, 7)]
-SPENT_QUESTION_SETS = [SETS / f"questions-blind-{n}.jsonl" for n in (1, 2, 3, 4, 5, 6, 7)]
 
 
 def load_rows() -> list[dict]:

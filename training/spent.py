@@ -1,0 +1,14 @@
+"""The blind sets that are spent: each has given its closing figures (README, "Safety" and
+"Performance") and now trains the models, one writer per set. After a release's closing run,
+raise LAST_SPENT: the phrasings (build_phrasings.py), the risk model (train_risk.py), the
+matcher's folds and the safety benchmark's ordinary questions all follow from it."""
+from __future__ import annotations
+
+from pathlib import Path
+
+SETS = Path(__file__).resolve().parents[1] / "benchmarks" / "sets"
+LAST_SPENT = 7
+SPENT_CRISIS_SETS = [SETS / f"crisis-blind-{n}.jsonl" for n in range(1, LAST_SPENT + 1)]
+SPENT_QUESTION_SETS = [SETS / f"questions-blind-{n}.jsonl" for n in range(1, LAST_SPENT + 1)]
+# Unseen until the next closing run: ordinary questions no model has trained on.
+NEXT_QUESTION_SET = SETS / f"questions-blind-{LAST_SPENT + 1}.jsonl"
