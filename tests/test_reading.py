@@ -64,6 +64,23 @@ def test_a_message_is_read_the_same_whatever_was_read_before() -> None:
     assert np.allclose(first.vectors, second.vectors, atol=1e-6)
 
 
+def test_a_message_read_in_the_background_is_read_as_in_the_foreground() -> None:
+    """Encoder.prefetch starts the reading on another thread; read() waits for that one rather than
+    embedding again, and a prefetch nobody collects leaves nothing pending."""
+    background, foreground = Encoder(salience=Salience.load(MODELS_DIR)), default_encoder()
+    story = STORY.replace("Leominster", "Ledbury")  # not read by an earlier test
+    background.prefetch(story)
+    background.prefetch(story)  # a second prefetch of the same message joins the first
+    first = background.read(story)
+    assert background.read(story) is first  # kept, not read again
+    second = foreground.read(story)
+    assert first.parts == second.parts and first.kept == second.kept
+    assert np.allclose(first.vectors, second.vectors, atol=1e-6)
+    background.prefetch("is there a club for autistic teenagers in Bromyard")
+    background._reader.shutdown(wait=True)  # type: ignore[union-attr]
+    assert not background._pending
+
+
 def test_a_danger_in_the_middle_of_a_long_story_is_a_crisis(bundled_replies: Replies) -> None:
     reply = bundled_replies.respond(STORY)
     assert reply.outcome == "crisis" and reply.safety == "crisis", reply
