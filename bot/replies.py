@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
+from .adults import ADULT_SERVICES_ENTRY, adult_asking_for_self
 from .contacts import contacts_for
 from .crisis import CrisisRules
 from .fragments import is_fragment
@@ -198,6 +199,9 @@ class Replies:
         area = self._other_area(text)
         if area is not None:
             return self.out_of_area(area, decision.score)
+        adult_services = self.knowledge.entry(ADULT_SERVICES_ENTRY)
+        if adult_services is not None and adult_asking_for_self(text):
+            return self.out_of_scope(adult_services, decision.score)
         if decision.outcome == "answer":
             reply = self.answer(decision.candidates[0].entry, decision.score, now)
             return self._with_other_question(text, reply)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import pytest
 
+from bot.adults import adult_asking_for_self
 from bot.emergency import DANGER_FOOTER
 from bot.fragments import is_fragment
 from bot.matcher import asks_something
@@ -60,3 +61,35 @@ def test_one_question_keeps_the_entrys_own_next_steps(bundled_replies: Replies) 
     reply = bundled_replies.respond("How long does the council have to finish an EHC needs assessment?")
     entry = bundled_replies.knowledge.entry(reply.topic)
     assert [c.id for c in reply.related] == [r for r in entry.related if bundled_replies.knowledge.entry(r)]
+
+
+# Written for this test, not taken from any question set.
+@pytest.mark.parametrize("text", [
+    "I'm 52 and I think I might be autistic, where do I go to get assessed?",
+    "im 34 n pretty sure im dyslexic, can i get tested",
+    "I am aged 61 with a bad hip. Could I get a Blue Badge?",
+    "I'm a 38 year old woman and I struggle with reading. Is there a test for dyspraxia?",
+])
+def test_an_adult_asking_about_their_own_needs_gets_the_adult_services_reply(
+        bundled_replies: Replies, text: str) -> None:
+    reply = bundled_replies.respond(text)
+    assert reply.outcome == "unanswered" and reply.kind == "out-of-scope", reply
+    assert "adult social care" in reply.text
+
+
+@pytest.mark.parametrize("text", [
+    "I'm 45 and my son has ADHD, how do I get him assessed?",
+    "I'm 23 and autistic, can I get help to stay on at college?",
+    "I'm 30 weeks pregnant and worried about nursery for my toddler with Down's syndrome",
+    "I'm 40 and my 6 year old has been waiting two years for an autism assessment",
+    "I'm 50, a carer, and I need a break. Who can help?",
+    "I'm 99% sure I've filled the DLA form in wrong",
+    "I'm 35 minutes from the nearest special school, is there transport?",
+])
+def test_a_message_about_someone_else_a_young_person_or_a_quantity_is_not_an_adults_own(text: str) -> None:
+    assert not adult_asking_for_self(text)
+
+
+def test_a_parent_who_gives_their_age_is_answered_about_their_child(bundled_replies: Replies) -> None:
+    reply = bundled_replies.respond("I'm 45 and my son has ADHD, how do I get him assessed?")
+    assert reply.topic == "neurodevelopmental-assessment", reply
