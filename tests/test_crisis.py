@@ -49,6 +49,8 @@ CATEGORY_EXAMPLES = [
     ("missing-child", "she hasnt come home and its past midnight"),
     ("parent-breaking-point", "I'm scared I'm going to hurt my baby"),
     ("parent-breaking-point", "I don't trust myself around the kids"),
+    ("parent-breaking-point", "please can someone have him tonight before I hurt him"),
+    ("parent-breaking-point", "social care need to take her before I do something I'll regret"),
     ("medical-emergency", "my son is having a seizure and it will not stop"),
     ("medical-emergency", "my baby is not breathing"),
     ("medical-emergency", "she swallowed a button battery"),
