@@ -13,6 +13,7 @@ from pathlib import Path
 
 import yaml
 
+from .adults import ADULT_SERVICES_ENTRY
 from .gsm7 import is_gsm7, septets
 from .knowledge import Entry, Knowledge, KnowledgeError, load_knowledge
 from .matcher import Matcher
@@ -164,6 +165,16 @@ def _group_warnings(knowledge: Knowledge, report: Report) -> None:
                 report.warnings.append(f"{_where(entry)}: not in any menu group (groups.yaml)")
 
 
+def _adult_services_warning(knowledge: Knowledge, report: Report) -> None:
+    """An adult's question about their own needs goes to this entry (bot/adults.py). A base with
+    out-of-scope entries but not this one would leave those questions to the matcher, which reads
+    no ages and answers them with a child's topic."""
+    has_out_of_scope = any(not entry.answers for entry in knowledge.entries)
+    if has_out_of_scope and knowledge.entry(ADULT_SERVICES_ENTRY) is None:
+        report.warnings.append(f"no '{ADULT_SERVICES_ENTRY}' entry: an adult asking about their own needs "
+                               "will get whichever topic their words match")
+
+
 def _service_notes(knowledge: Knowledge, report: Report) -> None:
     for service in knowledge.services.values():
         if not service.checked:
@@ -202,6 +213,7 @@ def check_knowledge(directory: Path, topics_file: Path | None = None, today: dt.
         # is what an editor can fix.
         _question_warnings(knowledge, Matcher(knowledge, semantic=False), report)
     _group_warnings(knowledge, report)
+    _adult_services_warning(knowledge, report)
     _service_notes(knowledge, report)
     # An unconfirmed number or address shown bare is an error: a family may act on it alone.
     report.errors.extend(unmarked_contacts(knowledge))
