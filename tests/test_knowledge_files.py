@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from bot.knowledge import MAX_FILE_BYTES, KnowledgeError, load_knowledge
-from conftest import ROOT, write_kb
+from bot.checks import check_knowledge
+from conftest import ROOT, SMALL_KB, write_kb
 
 GOOD = "- {id: a, title: A, questions: [q one], answer: Ans}\n"
 QUICK = 1.0  # seconds: refusing a hostile file must never take long
@@ -177,3 +178,15 @@ def test_kb_check_reports_a_hostile_file_without_a_traceback(tmp_path: Path) -> 
     output = done.stdout + done.stderr
     assert done.returncode != 0 and "Traceback" not in output
     assert "nested more than 40 levels" in output and "key 'title' appears twice" in output
+
+
+def test_kb_check_warns_when_adults_own_questions_have_no_entry(tmp_path: Path) -> None:
+    """A base with out-of-scope entries needs oos-adult-services: bot/adults.py sends an adult's own
+    question there. Without it `kb check` says so; with it, nothing."""
+    bins = "- {id: oos-bins, kind: out-of-scope, title: Bins, questions: [when are my bins collected], answer: Ask the council.}\n"
+    adults = ("- {id: oos-adult-services, kind: out-of-scope, title: Adults, questions: [adult social care],"
+              " answer: Ask adult social care.}\n")
+    without = check_knowledge(write_kb(tmp_path / "without", SMALL_KB + bins), questions=False)
+    with_it = check_knowledge(write_kb(tmp_path / "with", SMALL_KB + bins + adults), questions=False)
+    assert any("no 'oos-adult-services' entry" in w for w in without.warnings)
+    assert not any("no 'oos-adult-services' entry" in w for w in with_it.warnings)
