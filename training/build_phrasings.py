@@ -56,7 +56,8 @@ NOT_USED = {("AA", "oos-medicines"), ("AE", "oos-medicines")}
 # writers never saw them) is left out, as tests/test_knowledge_content.py checks for the dev set,
 # or the figures on those sets would count memory, not understanding. The texts are only compared.
 EVALUATION_SETS = [ROOT.parent / "shared" / "eval" / "dev.jsonl",
-                   *(p for p in sorted(SETS.glob("questions-blind-*.jsonl")) if p not in SPENT_SETS)]
+                   *(p for p in sorted(SETS.glob("questions-blind-*.jsonl")) if p not in SPENT_SETS),
+                   *sorted(SETS.glob("real-questions-*-all.jsonl"))]
 HEADER = f"""\
 # More ways of asking existing entries, written by helpers who saw only the topic titles
 # (training/questions/writer-*.jsonl and the spent blind sets benchmarks/sets/questions-blind-1..{LAST_SPENT};
