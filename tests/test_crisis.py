@@ -47,6 +47,8 @@ CATEGORY_EXAMPLES = [
     ("danger", "he grabbed me by the throat"),
     ("missing-child", "my autistic son is missing and we cant find him"),
     ("missing-child", "she hasnt come home and its past midnight"),
+    ("missing-child", "nobody has seen him since lunchtime and his phone is off"),
+    ("missing-child", "she has not been seen since 4pm"),
     ("parent-breaking-point", "I'm scared I'm going to hurt my baby"),
     ("parent-breaking-point", "I don't trust myself around the kids"),
     ("parent-breaking-point", "please can someone have him tonight before I hurt him"),
@@ -190,6 +192,8 @@ def test_risk_hidden_in_a_long_send_question(rules: CrisisRules) -> None:
         "he tied his shoes to the door handle as a joke",
         "we parked on the top floor of the car park, is there a lift for his wheelchair?",
         "the teacher told him to tidy up and he threw a chair",
+        "she has not been seen by a paediatrician yet, is there a waiting list?",
+        "he is on the speech therapy caseload but nobody has seen him, what can I do",
     ],
 )
 def test_alarming_words_that_are_not_a_crisis(text: str, rules: CrisisRules) -> None:
