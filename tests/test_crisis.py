@@ -56,6 +56,8 @@ CATEGORY_EXAMPLES = [
     ("medical-emergency", "my son is having a seizure and it will not stop"),
     ("medical-emergency", "my baby is not breathing"),
     ("medical-emergency", "she swallowed a button battery"),
+    ("medical-emergency", "he banged his head on the radiator an hour ago and now he keeps being sick"),
+    ("medical-emergency", "she has a shunt and has a terrible headache and keeps vomiting"),
 ]
 
 
