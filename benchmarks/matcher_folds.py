@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/matcher_folds.py [--writers V,W] [--curve] [--json]
 
 knowledge/phrasings.yaml holds questions from several writers (training/build_phrasings.py:
-writers Q, V, W, X, Y and the spent blind sets' writers E, F, M, S, Z, P, AB). For each writer in turn,
+writers Q, V, W, X, Y and the spent blind sets' writers E, F, M, S, Z, P, AB, AG). For each writer in turn,
 the bundled knowledge base is loaded, that writer's phrasings are taken out of every entry (the
 knowledge base's own example questions and the other writers' stay), the matcher is built
 again, and that writer's questions are answered as `main.py answer --jsonl` answers them, then

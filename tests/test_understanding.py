@@ -88,8 +88,3 @@ def test_an_adult_asking_about_their_own_needs_gets_the_adult_services_reply(
 ])
 def test_a_message_about_someone_else_a_young_person_or_a_quantity_is_not_an_adults_own(text: str) -> None:
     assert not adult_asking_for_self(text)
-
-
-def test_a_parent_who_gives_their_age_is_answered_about_their_child(bundled_replies: Replies) -> None:
-    reply = bundled_replies.respond("I'm 45 and my son has ADHD, how do I get him assessed?")
-    assert reply.topic == "neurodevelopmental-assessment", reply

@@ -1,5 +1,5 @@
 """Write knowledge/phrasings.yaml: the questions writers Q, V, W, X and Y wrote, and the spent
-blind question sets (writers E, F, M, S, Z, P, AB), as more ways of asking each entry.
+blind question sets (writers E, F, M, S, Z, P, AB, AG), as more ways of asking each entry.
 
 The knowledge base's own example questions were written by the people who wrote the answers,
 and the matcher learned their way of asking. These writers saw only the list of topic titles
