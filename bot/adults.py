@@ -8,7 +8,8 @@ the children's neurodevelopmental pathway). None of the 61 was about a child. So
 the writer gives an age over 25 and names nobody else gets the adult-services reply instead.
 
 Naming anyone else (a child, a partner, "he", "they", a parent carer's role) leaves the message to
-the matcher: "I'm 45 and my son has ADHD" and "I'm 50, a carer, I need a break" are questions we answer.
+the matcher: "I'm 45 and my son has ADHD" and "I'm 50, a carer, I need a break" may be questions we
+answer, and many adults asking for themselves mention their children too, so the matcher decides.
 """
 from __future__ import annotations
 
