@@ -69,9 +69,6 @@ class RiskModel:
     rule_veto_uncertain: float
     encoder: Encoder
 
-    def probabilities(self, texts: list[str], vectors: np.ndarray) -> np.ndarray:
-        return _softmax(self._word_logits(texts) + vectors @ self.embedding_weights.T)
-
     def _word_logits(self, texts: list[str]) -> np.ndarray:
         """The n-gram half of the logits (with the bias): it needs no vectors."""
         # The texts are ours and the vectorizers fixed: sklearn's input checks were half the cost.

@@ -35,6 +35,8 @@ DIMENSIONS = 384
 # embedded sentence by sentence by the callers, so this only trims pathological input.
 MAX_TOKENS = 256
 _CACHE_SIZE = 4096
+# Plans of messages being read; once read, the reading holds its plan.
+_PLANS_KEPT = 16
 
 # The encoder's time per message is bounded. One clause costs about _RUN_MS plus _TOKEN_MS a word
 # piece on one thread of this 2-core machine, and WORKERS clauses at once run _PARALLEL times
@@ -170,14 +172,13 @@ class Encoder:
         """A message's clauses and which of them will be embedded (the budget), before any embedding:
         the risk model's n-grams read the same clauses while the encoder works."""
         with self._lock:
-            planned = self._plans.get(text)
+            reading = self._readings.get(text)
+            planned = (reading.parts, reading.kept) if reading is not None else self._plans.get(text)
         if planned is None:
             parts = tuple(pieces(text, clauses=True))
             planned = (parts, self._within_budget(list(parts)))
             with self._lock:
-                self._plans[text] = planned
-                if len(self._plans) > _CACHE_SIZE:
-                    self._plans.popitem(last=False)
+                _remember(self._plans, text, planned, _PLANS_KEPT)
         return planned
 
     def prefetch(self, text: str) -> None:
@@ -211,9 +212,7 @@ class Encoder:
         parts, kept = self.plan(text)
         reading = Reading(parts, kept, self.embed([parts[i] for i in kept]))
         with self._lock:
-            self._readings[text] = reading
-            if len(self._readings) > _CACHE_SIZE:
-                self._readings.popitem(last=False)
+            _remember(self._readings, text, reading, _CACHE_SIZE)
         return reading
 
     def _forget_pending(self, text: str) -> None:
@@ -257,9 +256,7 @@ class Encoder:
             with self._lock:
                 for i, vector in zip(missing, vectors):
                     out[i] = vector
-                    self._cache[texts[i]] = vector
-                    if len(self._cache) > _CACHE_SIZE:
-                        self._cache.popitem(last=False)
+                    _remember(self._cache, texts[i], vector, _CACHE_SIZE)
         return out
 
     def embed_phrasings(self, texts: Sequence[str]) -> np.ndarray:
@@ -303,6 +300,13 @@ class Encoder:
         ids = np.array([encoding.ids], dtype=np.int64)
         mask = np.array([encoding.attention_mask], dtype=np.int64)
         return self._session.run(None, {"input_ids": ids, "attention_mask": mask})[0][0]
+
+
+def _remember(cache: OrderedDict, key: str, value: object, size: int) -> None:
+    """Keep a value in a least-recently-used cache of this size (the caller holds the lock)."""
+    cache[key] = value
+    if len(cache) > size:
+        cache.popitem(last=False)
 
 
 def _one_blas_thread() -> None:
