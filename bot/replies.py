@@ -58,6 +58,7 @@ FRAGMENT = (
 NOTHING_MORE = "There is nothing more to show just now. Pick a topic, or ask a question in your own words."
 UNANSWERED_SERVICES = ("local-offer", "sendiass")
 ASSESSMENTS_KEPT = 4096  # recent messages' safety checks, as the encoder keeps their vectors
+OTHER_QUESTIONS_READ = 3  # a message's last questions, for the one not answered (_with_other_question)
 _FIRST_SENTENCES = re.compile(r"(?s)^(.{40,240}?[.!?])(\s|$)")
 
 
@@ -185,7 +186,8 @@ class Replies:
         if safety.is_crisis:
             return self._crisis_with_topic(text, safety.category or "suicide")
         reply = self._respond(text, now)
-        if safety.tier == "concern" and reply.outcome != "smalltalk":  # "hi" carries no risk to speak of
+        # Small talk carries no risk to speak of ("hi"), but for a goodbye the model reads as one.
+        if safety.tier == "concern" and (reply.outcome != "smalltalk" or reply.kind == "bye"):
             return _with_concern(reply)
         return reply
 
@@ -218,6 +220,9 @@ class Replies:
         asked = self.matcher.questions(text)
         if len(asked) < 2:
             return reply
+        # The last few only: a long story's early "questions" are mostly background ("why does
+        # nobody listen?"), and each one asked costs a decision (up to 38 ms for thirteen of them).
+        asked = asked[-OTHER_QUESTIONS_READ:]
         for question in asked:
             decision = self.matcher.decide(question)
             other = decision.best

@@ -33,6 +33,10 @@ NO_RISK = Assessment(None)
 # no risk of its own; the model, reading two words, can be unsure. "bye" is not among them: a
 # goodbye can be the warning.
 _NO_RISK_SMALLTALK = frozenset({"greeting", "thanks", "acknowledge", "help", "menu"})
+# But a bare goodbye is how most conversations end: the model's crisis reading of "bye" or "goodbye"
+# (0.80: it has two words to go on) is a concern, so the reply says goodbye with the safety line
+# first rather than the crisis reply. A rule ("goodbye forever") still makes it a crisis.
+_FAREWELL = "bye"
 # A crisis probability this close to the crisis threshold is a concern. Chosen on blind set 1 and
 # the question sets: 0.5 put the safety line on 6.7% of ordinary questions, 0.7 on 3.8%, with
 # crisis-or-concern recall 99.7% and 99.4% (README, "Safety").
@@ -55,9 +59,13 @@ def assess(text: str, rules: CrisisRules, model: RiskModel | None) -> Assessment
     hit = detect_crisis(text, rules)
     if model is None:
         return Assessment("crisis", hit.category) if hit is not None else NO_RISK
-    if hit is None and smalltalk_kind(text) in _NO_RISK_SMALLTALK:
+    kind = smalltalk_kind(text)
+    if hit is None and kind in _NO_RISK_SMALLTALK:
         return NO_RISK
     score = model.score(text)
+    if hit is None and kind == _FAREWELL:
+        return Assessment("concern", score.category) if score.crisis >= CONCERN_SHARE * model.crisis_threshold \
+            else NO_RISK
     # The risk read as over ("tried to hang himself last yr, camhs involved now n hes doing better")
     # is not a crisis however alarming its words: on leave-one-writer-out folds of 21,050 messages
     # this took the crisis reply off 25 past-risk, past-emergency and SEND-behaviour near misses

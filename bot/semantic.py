@@ -14,7 +14,7 @@ import json
 import re
 import threading
 from collections import OrderedDict
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
+from .ahead import Ahead
 from .cache import cache_dir, read_arrays, write_arrays
 
 if TYPE_CHECKING:
@@ -163,16 +164,15 @@ class Encoder:
         self._lock = threading.Lock()
         self._pool: ThreadPoolExecutor | None = None
         self.salience = salience
-        self._readings: OrderedDict[str, Reading] = OrderedDict()
+        self._readings: Ahead[Reading] = Ahead(self._read_now, _CACHE_SIZE)
         self._plans: OrderedDict[str, tuple[tuple[str, ...], tuple[int, ...]]] = OrderedDict()
-        self._pending: dict[str, Future[Reading]] = {}
         self._reader: ThreadPoolExecutor | None = None
 
     def plan(self, text: str) -> tuple[tuple[str, ...], tuple[int, ...]]:
         """A message's clauses and which of them will be embedded (the budget), before any embedding:
         the risk model's n-grams read the same clauses while the encoder works."""
+        reading = self._readings.peek(text)
         with self._lock:
-            reading = self._readings.get(text)
             planned = (reading.parts, reading.kept) if reading is not None else self._plans.get(text)
         if planned is None:
             parts = tuple(pieces(text, clauses=True))
@@ -181,43 +181,29 @@ class Encoder:
                 _remember(self._plans, text, planned, _PLANS_KEPT)
         return planned
 
+    @property
+    def reader(self) -> ThreadPoolExecutor:
+        """The one background thread that reads messages, and then does what needs their vectors
+        (Matcher.prepare): one thread, so work queued after a message's reading finds it done."""
+        with self._lock:
+            if self._reader is None:
+                self._reader = ThreadPoolExecutor(1, thread_name_prefix="reader")
+            return self._reader
+
     def prefetch(self, text: str) -> None:
         """Start reading a message in the background and return at once. The model runs without
         Python's lock, so the crisis rules, the n-grams and the word scores, which hold it, run
         meanwhile on the caller's thread; read() then waits for what is left."""
-        with self._lock:
-            if text in self._readings or text in self._pending:
-                return
-            if self._reader is None:
-                self._reader = ThreadPoolExecutor(1, thread_name_prefix="reader")
-            future = self._reader.submit(self._read_now, text)
-            self._pending[text] = future
-        # Dropped when done whether or not read() is called (small talk never asks for the vectors).
-        future.add_done_callback(lambda _: self._forget_pending(text))
+        self._readings.start(text, self.reader)
 
     def read(self, text: str) -> Reading:
         """A message's clauses and their vectors, within the time budget; kept for repeats, so the
         safety check and the matcher embed a message once between them."""
-        with self._lock:
-            reading = self._readings.get(text)
-            if reading is not None:
-                self._readings.move_to_end(text)
-                return reading
-            pending = self._pending.get(text)
-        if pending is not None:
-            return pending.result()
-        return self._read_now(text)
+        return self._readings.get(text)
 
     def _read_now(self, text: str) -> Reading:
         parts, kept = self.plan(text)
-        reading = Reading(parts, kept, self.embed([parts[i] for i in kept]))
-        with self._lock:
-            _remember(self._readings, text, reading, _CACHE_SIZE)
-        return reading
-
-    def _forget_pending(self, text: str) -> None:
-        with self._lock:
-            self._pending.pop(text, None)
+        return Reading(parts, kept, self.embed([parts[i] for i in kept]))
 
     def _within_budget(self, parts: list[str]) -> tuple[int, ...]:
         """The clauses to embed: all of them if their estimated time fits BUDGET_MS, else the most

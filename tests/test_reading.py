@@ -77,8 +77,8 @@ def test_a_message_read_in_the_background_is_read_as_in_the_foreground() -> None
     assert first.parts == second.parts and first.kept == second.kept
     assert np.allclose(first.vectors, second.vectors, atol=1e-6)
     background.prefetch("is there a club for autistic teenagers in Bromyard")
-    background._reader.shutdown(wait=True)  # type: ignore[union-attr]
-    assert not background._pending
+    background.reader.shutdown(wait=True)
+    assert not background._readings.pending()
 
 
 def test_a_danger_in_the_middle_of_a_long_story_is_a_crisis(bundled_replies: Replies) -> None:

@@ -206,5 +206,19 @@ def test_greetings_and_thanks_carry_no_risk_of_their_own(bundled_replies: Replie
     assert bundled_replies.respond(text).outcome == "smalltalk"
 
 
+@pytest.mark.parametrize("text", ["bye", "goodbye", "bye x"])
+def test_a_bare_goodbye_says_goodbye_with_the_safety_line_first(bundled_replies: Replies, text: str) -> None:
+    """How most conversations end, and now and then a warning: not the crisis reply, but the
+    goodbye with the concern line before it (999, Samaritans)."""
+    reply = bundled_replies.respond(text)
+    assert (reply.outcome, reply.kind, reply.safety) == ("smalltalk", "bye", "concern"), reply
+    assert reply.text.startswith(CONCERN_LINE) and "Take care" in reply.text
+
+
+@pytest.mark.parametrize("text", ["goodbye forever, I won't be here tomorrow", "bye everyone, this is my last message"])
+def test_a_goodbye_that_says_more_is_still_a_crisis(bundled_replies: Replies, text: str) -> None:
+    assert bundled_replies.respond(text).outcome == "crisis"
+
+
 def test_small_talk_words_inside_a_crisis_do_not_hide_it(bundled_replies: Replies) -> None:
     assert bundled_replies.assess("hi, everyone would be better off without me").is_crisis
