@@ -124,6 +124,7 @@ DECISIONS_KEPT = 4096  # recent messages' decisions, as the encoder keeps their 
 # The word scores and similarities of the last few messages: the reply works them out while the
 # encoder reads the message (Replies.respond, Matcher.prepare) and ranks with them just after.
 WORD_SCORES_KEPT = 16
+QUESTIONS_READ = 3  # a message's last questions, each decided alone (questions)
 
 
 class _Index:
@@ -141,13 +142,16 @@ class _Index:
 
     def scores(self, queries: list[dict[str, float]]) -> np.ndarray:
         """Each query's dot product with every text: shape (len(queries), size)."""
-        known = [[(column, w) for f, w in query.items() if (column := self.columns.get(f)) is not None]
-                 for query in queries]
-        ends = np.cumsum([0, *map(len, known)])
-        columns = np.array([column for pairs in known for column, _ in pairs], dtype=np.int32)
-        weights = np.array([w for pairs in known for _, w in pairs], dtype=np.float32)
-        asked = sparse.csr_matrix((weights, columns, ends), shape=(len(queries), len(self.columns)))
-        return (asked @ self._by_feature).toarray()
+        return (_sparse_rows(queries, self.columns) @ self._by_feature).toarray()
+
+
+def _sparse_rows(vectors: list[dict[str, float]], columns: dict[str, int]) -> sparse.csr_matrix:
+    """Sparse vectors as the rows of a matrix over these columns; features not among them dropped."""
+    known = [[(column, w) for f, w in vector.items() if (column := columns.get(f)) is not None] for vector in vectors]
+    ends = np.cumsum([0, *map(len, known)])
+    indices = np.array([column for pairs in known for column, _ in pairs], dtype=np.int32)
+    weights = np.array([w for pairs in known for _, w in pairs], dtype=np.float32)
+    return sparse.csr_matrix((weights, indices, ends), shape=(len(vectors), len(columns)))
 
 
 class _SoftmaxModel:
@@ -235,12 +239,7 @@ class _SoftmaxModel:
 
     def probabilities(self, rows: list[dict[str, float]]) -> np.ndarray:
         """Each row's class probabilities: shape (len(rows), classes)."""
-        logits = np.tile(self.bias, (len(rows), 1))
-        for i, row in enumerate(rows):
-            known = [(column, weight) for f, weight in row.items() if (column := self.columns.get(f)) is not None]
-            if known:
-                columns, weights = zip(*known)
-                logits[i] += np.array(weights, dtype=np.float32) @ self.weights[list(columns)]
+        logits = np.asarray(_sparse_rows(rows, self.columns) @ self.weights, dtype=np.float32) + self.bias
         return self._softmax(logits)
 
 
@@ -263,6 +262,19 @@ def _model_features(tokens: list[str], small_word: float) -> dict[str, float]:
     for (a, b), (small_a, small_b) in zip(zip(stems, stems[1:]), zip(small, small[1:])):
         vector[f"{a} {b}"] = small_word if small_a and small_b else 1.0
     return _normalised(vector)
+
+
+def _edit_limit(length: int) -> int:
+    """How many edits spelling correction allows: one for short words, two for long."""
+    return 1 if length < 8 else 2
+
+
+def _by_length(vocabulary: list[str]) -> dict[int, list[str]]:
+    """For each length of word spelling correction looks at, the known words that could be within
+    its edit limit, in the vocabulary's order."""
+    longest = max(map(len, vocabulary), default=0)
+    return {length: [w for w in vocabulary if abs(len(w) - length) <= _edit_limit(length)]
+            for length in range(5, longest + 3)}
 
 
 def _normalised(vector: dict[str, float]) -> dict[str, float]:
@@ -299,6 +311,7 @@ class Matcher:
         read = [self.lexicon.apply(fold(text).split()) for text in phrasings]  # once: most of the cost
         self._vocabulary = self._build_vocabulary(read)
         self._known = frozenset(self._vocabulary)
+        self._by_length = _by_length(self._vocabulary)
         self._correct = lru_cache(maxsize=65536)(self._correct_uncached)
         tokens = [self._corrected(words) for words in read]
         features = [_term_features([t for t in toks if t not in STOPWORDS]) for toks in tokens]
@@ -326,8 +339,11 @@ class Matcher:
         """The nearest known word for a misspelling: one edit for short words, two for long."""
         if len(word) < 5 or word.isdigit():
             return word
-        limit = 1 if len(word) < 8 else 2
-        found = process.extractOne(word, self._vocabulary, scorer=Levenshtein.distance, score_cutoff=limit)
+        limit = _edit_limit(len(word))
+        # Only words within `limit` of its length can be within `limit` edits: a quarter of the
+        # vocabulary to search, in the same order, so the same word wins (4 -> 1.5 ms a long story).
+        nearby = self._by_length.get(len(word), self._vocabulary)
+        found = process.extractOne(word, nearby, scorer=Levenshtein.distance, score_cutoff=limit)
         return found[0] if found else word
 
     def tokens(self, text: str) -> list[str]:
@@ -419,14 +435,23 @@ class Matcher:
         return whole, [read[i] + (read[i + 1] if i + 1 < len(read) else []) for i in range(len(read))]
 
     def prepare(self, text: str) -> None:
-        """Start a message's similarities on the encoder's reader thread, after its reading, and work
-        out its word scores now, on this one, meanwhile."""
+        """Start the similarities of a message and of its questions on the encoder's reader thread,
+        after their readings, and work out their word scores now, on this one, meanwhile."""
         if not self.entries:
             return
+        texts = [text]
         if self._embedded is not None and self.thresholds.semantic_weight:
-            self.encoder.prefetch(text)  # first: the similarities need the reading queued before them
-            self._similarities.start(text, self.encoder.reader)
-        self._word_scores(text, self.thresholds)
+            parts, kept = self.encoder.plan(text)
+            if len(kept) == len(parts):
+                # Its questions' clauses are its own, so their readings cost no model run. A story
+                # too long to embed whole would cost one per question, mostly for nothing (a crisis,
+                # one question): those are decided only if asked for (Replies._with_other_question).
+                texts += self.questions(text)
+            for one in texts:
+                self.encoder.prefetch(one)  # first: a similarity needs its reading queued before it
+                self._similarities.start(one, self.encoder.reader)
+        for one in texts:
+            self._word_scores(one, self.thresholds)
 
     def _words(self, text: str, t: Thresholds) -> np.ndarray | None:
         """Each entry's word score: the whole message, or a passage (sentence pair) counted at
@@ -495,8 +520,12 @@ class Matcher:
         return np.maximum(scores[0], self.thresholds.semantic_piece_weight * scores[1:].max(axis=0))
 
     def questions(self, text: str) -> list[str]:
-        """The sentences of a message that ask something, in order."""
-        return [s.strip() for s in _SENTENCE.split(text) if s.strip() and asks_something(s)]
+        """The questions of a message that asks two or more things, each to be decided alone (the
+        reply offers the one not answered): its last few sentences that ask, in order; none for a
+        message that asks one thing. The last few only: a long story's early "questions" are mostly
+        background ("why does nobody listen?"), and each one costs a decision."""
+        asked = [s.strip() for s in _SENTENCE.split(text) if s.strip() and asks_something(s)]
+        return asked[-QUESTIONS_READ:] if len(asked) >= 2 else []
 
     def decide(self, text: str) -> Decision:
         """What to do with a message: the same text, knowledge base and thresholds always decide the

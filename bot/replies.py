@@ -58,7 +58,6 @@ FRAGMENT = (
 NOTHING_MORE = "There is nothing more to show just now. Pick a topic, or ask a question in your own words."
 UNANSWERED_SERVICES = ("local-offer", "sendiass")
 ASSESSMENTS_KEPT = 4096  # recent messages' safety checks, as the encoder keeps their vectors
-OTHER_QUESTIONS_READ = 3  # a message's last questions, for the one not answered (_with_other_question)
 _FIRST_SENTENCES = re.compile(r"(?s)^(.{40,240}?[.!?])(\s|$)")
 
 
@@ -217,13 +216,7 @@ class Replies:
     def _with_other_question(self, text: str, reply: Reply) -> Reply:
         """A message that asks two things gets the answer to the clearer one, and the other
         offered first among the next steps ("...and who pays for it?")."""
-        asked = self.matcher.questions(text)
-        if len(asked) < 2:
-            return reply
-        # The last few only: a long story's early "questions" are mostly background ("why does
-        # nobody listen?"), and each one asked costs a decision (up to 38 ms for thirteen of them).
-        asked = asked[-OTHER_QUESTIONS_READ:]
-        for question in asked:
+        for question in self.matcher.questions(text):
             decision = self.matcher.decide(question)
             other = decision.best
             if decision.outcome == "answer" and other is not None and other.entry.id != reply.topic:
