@@ -34,7 +34,7 @@ from bot.knowledge import BUNDLED_DIR, load_knowledge  # noqa: E402
 from bot.text import fold  # noqa: E402
 from spent import LAST_SPENT, SETS, SPENT_QUESTION_SETS  # noqa: E402
 
-WRITERS = ("q", "v", "w", "x", "y")
+WRITERS = ("q", "v", "w", "x", "y", "ap")
 SPENT_SETS = SPENT_QUESTION_SETS
 # Out-of-scope lines, each with the out-of-scope entry whose reply fits: the question writers' lines
 # sorted by a helper, and writers H's, AA's and AE's near-topic lines written for those entries (an
