@@ -85,3 +85,17 @@ def test_a_danger_in_the_middle_of_a_long_story_is_a_crisis(bundled_replies: Rep
     reply = bundled_replies.respond(STORY)
     assert reply.outcome == "crisis" and reply.safety == "crisis", reply
     assert "999" in reply.text and "116 123" in reply.text
+
+
+def test_a_repeated_message_starts_no_work_in_the_background(bundled_replies: Replies) -> None:
+    """Its safety check and decision are kept: reading it again, or working out its similarities,
+    would be thrown away (the server's common questions lost half their throughput to it)."""
+    repeated = "how do I get help with school transport for my son in Kington"
+    first = bundled_replies.respond(repeated)
+    for n in range(20):  # more than the matcher keeps similarities for, so the repeat's are gone
+        bundled_replies.respond(f"is there a club in Ledbury for a child of {n + 5} with autism")
+    assert bundled_replies.matcher._similarities.peek(repeated) is None
+    again = bundled_replies.respond(repeated)
+    assert (again.outcome, again.topic) == (first.outcome, first.topic)
+    bundled_replies.matcher.encoder.reader.submit(lambda: None).result(timeout=10)  # its queue is done
+    assert bundled_replies.matcher._similarities.peek(repeated) is None  # not worked out again
