@@ -26,8 +26,8 @@ from typing import Callable
 
 import numpy as np
 from rapidfuzz import process
-from scipy import sparse
 from rapidfuzz.distance import Levenshtein
+from scipy import sparse
 
 from .ahead import Ahead
 from .cache import remembered
