@@ -73,10 +73,15 @@ class Ahead(Generic[T]):
         try:
             value = self._compute(text)
             with self._lock:
-                self._done[text] = value
-                if len(self._done) > self._size:
-                    self._done.popitem(last=False)
+                remember(self._done, text, value, self._size)
             return value
         finally:
             with self._lock:
                 self._pending.pop(text, None)
+
+
+def remember(cache: OrderedDict, key: str, value: object, size: int) -> None:
+    """Keep a value in a least-recently-used cache of this size (the caller holds its lock)."""
+    cache[key] = value
+    if len(cache) > size:
+        cache.popitem(last=False)

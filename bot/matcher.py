@@ -277,6 +277,11 @@ def _by_length(vocabulary: list[str]) -> dict[int, list[str]]:
             for length in range(5, longest + 3)}
 
 
+def _whole_or_clause(whole: np.ndarray, best_clause: np.ndarray | None, clause_weight: float) -> np.ndarray:
+    """Each entry's score for the message as a whole or for its best clause, discounted, whichever is higher."""
+    return whole if best_clause is None else np.maximum(whole, clause_weight * best_clause)
+
+
 def _normalised(vector: dict[str, float]) -> dict[str, float]:
     norm = math.sqrt(sum(w * w for w in vector.values()))
     return {f: w / norm for f, w in vector.items()} if norm else {}
@@ -490,18 +495,15 @@ class Matcher:
         if self._embedded is None or not self.thresholds.semantic_weight:
             return None
         t = self.thresholds
-        whole, best_clause = self._similarities.get(text)
-        similarity = whole if best_clause is None else np.maximum(whole, t.semantic_piece_weight * best_clause)
+        similarity = _whole_or_clause(*self._similarities.get(text), t.semantic_piece_weight)
         return np.clip((similarity - t.semantic_floor) / (1 - t.semantic_floor), 0.0, 1.0)
 
     def _similarity(self, text: str) -> tuple[np.ndarray, np.ndarray | None]:
         """Each entry's best cosine similarity to the message as a whole, and to its closest clause
         (None for a message of one clause). The product is the costliest step after the reading
         (20 clauses x 384 x 9,600 phrasings: 7 ms), so prepare() starts it on the reader's thread."""
-        reading = self.encoder.read(text)
-        rows = reading.whole[None, :] if len(reading.parts) == 1 else np.vstack([reading.whole, reading.vectors])
-        best = np.maximum.reduceat(rows @ self._embedded.T, self._starts, axis=1)
-        return best[0], (best[1:].max(axis=0) if len(best) > 1 else None)
+        return self._whole_and_clause(
+            text, lambda rows: np.maximum.reduceat(rows @ self._embedded.T, self._starts, axis=1))
 
     def _meant(self, text: str) -> np.ndarray | None:
         """Each entry's probability under the classifier over sentence vectors: the message as a whole,
@@ -513,11 +515,17 @@ class Matcher:
     def _whole_or_clause(self, text: str, score: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
         """Each entry's score (`score`: vectors -> one row of entry scores per vector) for the message
         as a whole, or for one of its clauses at semantic_piece_weight, whichever is higher."""
+        return _whole_or_clause(*self._whole_and_clause(text, score), self.thresholds.semantic_piece_weight)
+
+    def _whole_and_clause(self, text: str, score: Callable[[np.ndarray], np.ndarray]
+                          ) -> tuple[np.ndarray, np.ndarray | None]:
+        """Each entry's score for the message as a whole, and its best over the message's clauses
+        (None for a message of one clause)."""
         reading = self.encoder.read(text)
         if len(reading.parts) == 1:
-            return score(reading.whole[None, :])[0]
+            return score(reading.whole[None, :])[0], None
         scores = score(np.vstack([reading.whole, reading.vectors]))
-        return np.maximum(scores[0], self.thresholds.semantic_piece_weight * scores[1:].max(axis=0))
+        return scores[0], scores[1:].max(axis=0)
 
     def questions(self, text: str) -> list[str]:
         """The questions of a message that asks two or more things, each to be decided alone (the

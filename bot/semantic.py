@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
-from .ahead import Ahead
+from .ahead import Ahead, remember
 from .cache import cache_dir, read_arrays, write_arrays
 
 if TYPE_CHECKING:
@@ -178,7 +178,7 @@ class Encoder:
             parts = tuple(pieces(text, clauses=True))
             planned = (parts, self._within_budget(list(parts)))
             with self._lock:
-                _remember(self._plans, text, planned, _PLANS_KEPT)
+                remember(self._plans, text, planned, _PLANS_KEPT)
         return planned
 
     @property
@@ -242,7 +242,7 @@ class Encoder:
             with self._lock:
                 for i, vector in zip(missing, vectors):
                     out[i] = vector
-                    _remember(self._cache, texts[i], vector, _CACHE_SIZE)
+                    remember(self._cache, texts[i], vector, _CACHE_SIZE)
         return out
 
     def embed_phrasings(self, texts: Sequence[str]) -> np.ndarray:
@@ -286,13 +286,6 @@ class Encoder:
         ids = np.array([encoding.ids], dtype=np.int64)
         mask = np.array([encoding.attention_mask], dtype=np.int64)
         return self._session.run(None, {"input_ids": ids, "attention_mask": mask})[0][0]
-
-
-def _remember(cache: OrderedDict, key: str, value: object, size: int) -> None:
-    """Keep a value in a least-recently-used cache of this size (the caller holds the lock)."""
-    cache[key] = value
-    if len(cache) > size:
-        cache.popitem(last=False)
 
 
 def _one_blas_thread() -> None:
