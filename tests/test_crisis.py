@@ -43,6 +43,10 @@ CATEGORY_EXAMPLES = [
     ("abuse", "her uncle touches her private parts"),
     ("domestic-violence", "my husband threatened to kill me"),
     ("domestic-violence", "my partner punched me in front of the kids"),
+    ("domestic-violence", "he hides our daughter's insulin to punish me when I answer back"),
+    ("domestic-violence", "we have not been allowed to eat since Sunday, he locks the cupboards"),
+    ("domestic-violence", "I'm not supposed to see him, there's a safety plan, but he's moved back in"),
+    ("domestic-violence", "my husband broke my wrist last month and he is still here"),
     ("danger", "my son is attacking me with a knife right now"),
     ("danger", "he grabbed me by the throat"),
     ("missing-child", "my autistic son is missing and we cant find him"),
@@ -196,6 +200,9 @@ def test_risk_hidden_in_a_long_send_question(rules: CrisisRules) -> None:
         "the teacher told him to tidy up and he threw a chair",
         "she has not been seen by a paediatrician yet, is there a waiting list?",
         "he is on the speech therapy caseload but nobody has seen him, what can I do",
+        "my son controls the food he eats and won't let me cook anything else",
+        "he broke my nose in a meltdown last year, how do I get help",
+        "school keeps his inhaler in the office, is that allowed?",
     ],
 )
 def test_alarming_words_that_are_not_a_crisis(text: str, rules: CrisisRules) -> None:
