@@ -20,12 +20,10 @@ import json
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
-import sklearn
-from sklearn.feature_extraction.text import TfidfVectorizer
 
+from .ngrams import Ngrams
 from .semantic import MODELS_DIR, Encoder, default_encoder
 
 # How the n-gram features are read; training/train_risk.py fits them with these settings.
@@ -46,13 +44,6 @@ class RiskScore:
     category: str | None  # the most likely kind of crisis
 
 
-def fixed_vectorizer(settings: dict, vocabulary: Sequence[str], idf: np.ndarray) -> TfidfVectorizer:
-    """A TF-IDF vectorizer rebuilt from its saved vocabulary and weights (no pickle)."""
-    vectorizer = TfidfVectorizer(vocabulary={term: i for i, term in enumerate(vocabulary)}, **settings)
-    vectorizer.idf_ = idf
-    return vectorizer
-
-
 @dataclass(frozen=True, eq=False)
 class RiskModel:
     classes: tuple[str, ...]
@@ -60,8 +51,8 @@ class RiskModel:
     word_weights: np.ndarray  # (classes, word vocabulary)
     char_weights: np.ndarray  # (classes, character n-gram vocabulary)
     bias: np.ndarray  # (classes,)
-    words: TfidfVectorizer
-    chars: TfidfVectorizer
+    words: Ngrams
+    chars: Ngrams
     crisis_threshold: float
     piece_threshold: float  # a single sentence must be surer than the whole message
     concern_threshold: float
@@ -71,11 +62,8 @@ class RiskModel:
 
     def _word_logits(self, texts: list[str]) -> np.ndarray:
         """The n-gram half of the logits (with the bias): it needs no vectors."""
-        # The texts are ours and the vectorizers fixed: sklearn's input checks were half the cost.
-        with sklearn.config_context(assume_finite=True, skip_parameter_validation=True):
-            logits = self.words.transform(texts) @ self.word_weights.T
-            logits += self.chars.transform(texts) @ self.char_weights.T
-        return np.asarray(logits) + self.bias
+        return self.words.products(texts, self.word_weights) + self.chars.products(texts, self.char_weights) \
+            + self.bias
 
     def parts(self, text: str) -> tuple[float, float, float, float, str]:
         """(crisis probability of the whole, highest of any one sentence, concern, past risk, kind)."""
@@ -116,8 +104,8 @@ def load_risk_model(models_dir: Path = MODELS_DIR, encoder: Encoder | None = Non
     return RiskModel(
         classes=tuple(info["classes"]), embedding_weights=data["embedding_weights"],
         word_weights=data["word_weights"], char_weights=data["char_weights"], bias=data["bias"],
-        words=fixed_vectorizer(WORD_NGRAMS, vocabulary["words"], data["word_idf"]),
-        chars=fixed_vectorizer(CHAR_NGRAMS, vocabulary["chars"], data["char_idf"]),
+        words=Ngrams(WORD_NGRAMS, vocabulary["words"], data["word_idf"]),
+        chars=Ngrams(CHAR_NGRAMS, vocabulary["chars"], data["char_idf"]),
         crisis_threshold=float(info["crisis_threshold"]), piece_threshold=float(info["piece_threshold"]),
         concern_threshold=float(info["concern_threshold"]), rule_veto=float(info["rule_veto"]),
         rule_veto_uncertain=float(info["rule_veto_uncertain"]),

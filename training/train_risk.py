@@ -41,6 +41,7 @@ sys.path.insert(0, str(ROOT))
 from bot.knowledge import BUNDLED_DIR, load_knowledge  # noqa: E402
 from bot.crisis import detect_crisis, load_crisis_rules  # noqa: E402
 from bot.safety import PAST_ONLY_VETO, PAST_VETO  # noqa: E402
+from bot.ngrams import Ngrams  # noqa: E402
 from bot.risk import CHAR_NGRAMS, CONCERN_CLASSES, WORD_NGRAMS, RiskModel  # noqa: E402
 from bot.semantic import MODELS_DIR, default_encoder, pieces, unit_mean  # noqa: E402
 from spent import SPENT_CRISIS_SETS, SPENT_QUESTION_SETS  # noqa: E402
@@ -111,7 +112,8 @@ def fit(texts: list[str], x: np.ndarray, y: list[str]) -> RiskModel:
     n_words = len(words.vocabulary_)
     return RiskModel(
         classes=tuple(model.classes_), embedding_weights=coef[:, :384], word_weights=coef[:, 384:384 + n_words],
-        char_weights=coef[:, 384 + n_words:], bias=model.intercept_.astype(np.float32), words=words, chars=chars,
+        char_weights=coef[:, 384 + n_words:], bias=model.intercept_.astype(np.float32),
+        words=Ngrams.from_vectorizer(words, WORD_NGRAMS), chars=Ngrams.from_vectorizer(chars, CHAR_NGRAMS),
         crisis_threshold=0.5, piece_threshold=0.5, concern_threshold=0.5, rule_veto=0.0, rule_veto_uncertain=UNCERTAIN_VETO,
         encoder=default_encoder(),
     )
@@ -201,10 +203,10 @@ def main() -> int:
     risk = fit(texts, x, [r["label"] for r in rows])
     np.savez_compressed(
         MODELS_DIR / "risk.npz", embedding_weights=risk.embedding_weights, word_weights=risk.word_weights,
-        char_weights=risk.char_weights, bias=risk.bias, word_idf=risk.words.idf_.astype(np.float32),
-        char_idf=risk.chars.idf_.astype(np.float32),
+        char_weights=risk.char_weights, bias=risk.bias, word_idf=np.asarray(risk.words.idf, dtype=np.float32),
+        char_idf=np.asarray(risk.chars.idf, dtype=np.float32),
     )
-    vocabulary = {"words": risk.words.get_feature_names_out().tolist(), "chars": risk.chars.get_feature_names_out().tolist()}
+    vocabulary = {"words": list(risk.words.vocabulary), "chars": list(risk.chars.vocabulary)}
     (MODELS_DIR / "risk-vocabulary.json").write_text(json.dumps(vocabulary, ensure_ascii=False) + "\n", encoding="utf-8")
     info = {
         "classes": list(risk.classes),
