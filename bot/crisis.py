@@ -1,9 +1,11 @@
 """Crisis detection: the first check on every incoming message, on every channel.
 
 The rules live in knowledge/safety/crisis.yaml so that council editors can add
-phrases without touching code. Everything is compiled once at load time: one
-combined regular expression per category, plus one for the "not a crisis"
-exclusions, so a check costs a few regex searches (well under a millisecond).
+phrases without touching code. Everything is compiled once at load time: each rule,
+with the strings it needs in a text before it can match (bot/needs.py), and one combined
+regular expression per category that names the rule that fired, plus one for the "not a
+crisis" exclusions. A check runs only the rules whose strings are in the message: about half a
+millisecond for a short message, 2-4 ms for a 1,600-character story.
 
 Design choice: when in doubt, fire. A false crisis reply costs a family one odd
 message; a missed crisis can cost a life.
@@ -20,6 +22,8 @@ from typing import Any, Mapping
 
 import yaml
 from rapidfuzz import fuzz, process
+
+from .needs import Needs, needs
 
 DEFAULT_RULES_PATH = Path(__file__).parent.parent / "knowledge" / "safety" / "crisis.yaml"
 
@@ -51,10 +55,30 @@ class CrisisHit:
 
 
 @dataclass(frozen=True)
+class _Rule:
+    regex: re.Pattern[str]
+    needs: Needs  # one of these strings is in every text the rule matches (None: no such check)
+
+    def search(self, normal: str) -> bool:
+        return (self.needs is None or any(s in normal for s in self.needs)) and self.regex.search(normal) is not None
+
+
+@dataclass(frozen=True)
 class _Category:
     name: str
     regex: re.Pattern[str]
     labels: tuple[str, ...]  # labels[i] describes named group r{i}
+    rules: tuple[_Rule, ...]  # the same rules one by one, each with what it needs
+
+    def search(self, normal: str) -> CrisisHit | None:
+        # Rule by rule, skipping those whose strings are absent (most of them): an alternation of
+        # 400 rules tried at every word of a long story cost 6-8 ms. The whole category runs only
+        # to name the rule, as it always did (the leftmost match).
+        if not any(rule.search(normal) for rule in self.rules):
+            return None
+        match = self.regex.search(normal)
+        assert match is not None and match.lastgroup is not None  # some rule matched, so the alternation does
+        return CrisisHit(self.name, self.labels[int(match.lastgroup[1:])])
 
 
 @dataclass(frozen=True, eq=False)
@@ -173,6 +197,15 @@ def _build_rules(
     return rules
 
 
+def _word_start(source: str) -> str:
+    """A rule as it runs: at the start of a word (not after a letter or digit)."""
+    return r"(?<![a-z0-9])(?:" + source.removeprefix(chr(92) + "b") + ")"
+
+
+def _one_by_one(rules: list[tuple[str, str]]) -> tuple[_Rule, ...]:
+    return tuple(_Rule(re.compile(_word_start(source)), needs(source)) for _, source in rules)
+
+
 def _combine(rules: list[tuple[str, str]]) -> re.Pattern[str]:
     """One regex for many rules; named group r{i} tells which rule fired.
 
@@ -253,7 +286,7 @@ def load_crisis_rules(path: Path | None = None) -> CrisisRules:
         rules = _build_rules(body, f"categories.{name}", path, terms, spellings, fuzzy)
         if not rules:
             raise _fail(path, f"category {name!r} has no phrases or patterns")
-        categories.append(_Category(name, _combine(rules), tuple(label for label, _ in rules)))
+        categories.append(_Category(name, _combine(rules), tuple(label for label, _ in rules), _one_by_one(rules)))
 
     raw_exclusions = raw.get("exclusions") or {}
     if not isinstance(raw_exclusions, dict):
@@ -282,8 +315,7 @@ def detect_crisis(text: str, rules: CrisisRules) -> CrisisHit | None:
         # Blank out "crisis in SEND funding" etc. but keep checking the rest.
         normal = rules.exclusions.sub(" ", normal)
     for category in rules.categories:
-        match = category.regex.search(normal)
-        if match is not None:
-            index = int(match.lastgroup[1:]) if match.lastgroup else 0
-            return CrisisHit(category.name, category.labels[index])
+        hit = category.search(normal)
+        if hit is not None:
+            return hit
     return None
