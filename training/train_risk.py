@@ -62,6 +62,12 @@ WORST_KIND_RECALL = 0.95
 # writers A, B, L; question sets 1-4), 0.95 caught every crisis 0.9 caught and put the crisis reply
 # on 7 of 504 ordinary questions of set 4 instead of 12: one worried sentence in a long story.
 PIECE_FLOOR = 0.95
+# False alarms allowed on held-out writers: the issue allows 10% of hard near misses and 1% of
+# ordinary questions; these keep a margin. Within them, the most crises caught: the fewest false
+# alarms at 98% recall (the rule until the ninth release) chose 0.725 for the model of 37 writers,
+# 0.33 points of recall for 0.2 points of near misses, and blind crisis set 10 lost four crises.
+NEAR_MISS_BUDGET = 0.09
+ORDINARY_BUDGET = 0.009
 
 
 def load_rows() -> list[dict]:
@@ -168,20 +174,35 @@ def rates(a: dict[str, np.ndarray], whole_t: float, piece_t: float, veto: float)
 
 
 def choose(results) -> tuple[float, float, float, dict]:
-    """The thresholds with the fewest false alarms among those reaching the target recall,
-    overall and (a little lower) in every kind."""
-    a = as_arrays(results)
-    best = None
+    """The thresholds that catch the most crises on held-out writers while the false alarms stay
+    inside the issue's budgets with a margin (NEAR_MISS_BUDGET, ORDINARY_BUDGET), among those
+    reaching the target recall overall and (a little lower) in every kind; if none stays inside
+    the budgets, the fewest false alarms at the target recall."""
+    return choose_on(as_arrays(results))
+
+
+def choose_on(a: dict[str, np.ndarray]) -> tuple[float, float, float, dict]:
+    hard = ~a["crisis"] & (a["kind"] != "ordinary")
+    ordinary = a["kind"] == "ordinary"
+    safest = cheapest = None
     for veto in (0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3):
         for whole_t in np.arange(0.05, 0.95, 0.025):
-            for piece_t in np.arange(whole_t, 1.0, 0.05):
+            for piece_t in np.arange(max(whole_t, PIECE_FLOOR), 0.99, 0.025):
                 recall, worst, false = rates(a, whole_t, piece_t, veto)
-                if recall >= TARGET_RECALL and worst >= WORST_KIND_RECALL and (best is None or false < best[3]):
-                    best = (float(whole_t), float(piece_t), veto, false, recall, worst)
+                if recall < TARGET_RECALL or worst < WORST_KIND_RECALL:
+                    continue
+                found = (float(whole_t), float(piece_t), veto, false, recall, worst)
+                if cheapest is None or false < cheapest[3]:
+                    cheapest = found
+                hit = flagged(a, whole_t, piece_t, veto)
+                if hit[hard].mean() <= NEAR_MISS_BUDGET and hit[ordinary].mean() <= ORDINARY_BUDGET and (
+                        safest is None or (recall, worst, -false) > (safest[4], safest[5], -safest[3])):
+                    safest = found
+    best = safest or cheapest
     assert best is not None, "no thresholds reach the target recall"
     whole_t, piece_t, veto, false, recall, worst = best
     return whole_t, piece_t, veto, {"crisis_recall": round(recall, 4), "worst_kind_recall": round(worst, 4),
-                                    "near_miss_flagged": round(false, 4)}
+                                    "near_miss_flagged": round(false, 4), "within_budgets": safest is not None}
 
 
 def main() -> int:
