@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 SETS = Path(__file__).resolve().parents[1] / "benchmarks" / "sets"
-LAST_SPENT = 9
+LAST_SPENT = 11
 SPENT_CRISIS_SETS = [SETS / f"crisis-blind-{n}.jsonl" for n in range(1, LAST_SPENT + 1)]
 SPENT_QUESTION_SETS = [SETS / f"questions-blind-{n}.jsonl" for n in range(1, LAST_SPENT + 1)]
 # Unseen until the next closing run: ordinary questions no model has trained on.
