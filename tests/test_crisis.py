@@ -47,6 +47,9 @@ CATEGORY_EXAMPLES = [
     ("domestic-violence", "we have not been allowed to eat since Sunday, he locks the cupboards"),
     ("domestic-violence", "I'm not supposed to see him, there's a safety plan, but he's moved back in"),
     ("domestic-violence", "my husband broke my wrist last month and he is still here"),
+    ("domestic-violence", "locked in. no phone. please"),
+    ("suicide", "tablets r out, kids asleep, sorry"),
+    ("suicide", "who gets his DLA? I won't be around after this weekend"),
     ("danger", "my son is attacking me with a knife right now"),
     ("danger", "he grabbed me by the throat"),
     ("missing-child", "my autistic son is missing and we cant find him"),
@@ -203,6 +206,9 @@ def test_risk_hidden_in_a_long_send_question(rules: CrisisRules) -> None:
         "my son controls the food he eats and won't let me cook anything else",
         "he broke my nose in a meltdown last year, how do I get help",
         "school keeps his inhaler in the office, is that allowed?",
+        "his tablets are out of stock at the chemist again",
+        "I won't be around after 3pm on Friday for the review meeting",
+        "we are locked in a dispute with the council and there is no phone number",
     ],
 )
 def test_alarming_words_that_are_not_a_crisis(text: str, rules: CrisisRules) -> None:
