@@ -76,9 +76,9 @@ class _Category:
         # to name the rule, as it always did (the leftmost match).
         if not any(rule.search(normal) for rule in self.rules):
             return None
-        match = self.regex.search(normal)
-        assert match is not None and match.lastgroup is not None  # some rule matched, so the alternation does
-        return CrisisHit(self.name, self.labels[int(match.lastgroup[1:])])
+        match = self.regex.search(normal)  # some rule matched, so the alternation does too
+        index = int(match.lastgroup[1:]) if match is not None and match.lastgroup else 0
+        return CrisisHit(self.name, self.labels[index])
 
 
 @dataclass(frozen=True, eq=False)
