@@ -168,7 +168,10 @@ def flagged(a: dict[str, np.ndarray], whole_t: float, piece_t: float, veto: floa
 
 def rates(a: dict[str, np.ndarray], whole_t: float, piece_t: float, veto: float) -> tuple[float, float, float]:
     """(crisis recall, worst recall of any one kind, share of the rest flagged)."""
-    hit = flagged(a, whole_t, piece_t, veto)
+    return _rates_of(a, flagged(a, whole_t, piece_t, veto))
+
+
+def _rates_of(a: dict[str, np.ndarray], hit: np.ndarray) -> tuple[float, float, float]:
     kinds = [hit[a["crisis"] & (a["kind"] == k)].mean() for k in np.unique(a["kind"][a["crisis"]])]
     return float(hit[a["crisis"]].mean()), float(min(kinds)), float(hit[~a["crisis"]].mean())
 
@@ -188,13 +191,13 @@ def choose_on(a: dict[str, np.ndarray]) -> tuple[float, float, float, dict]:
     for veto in (0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3):
         for whole_t in np.arange(0.05, 0.95, 0.025):
             for piece_t in np.arange(max(whole_t, PIECE_FLOOR), 0.99, 0.025):
-                recall, worst, false = rates(a, whole_t, piece_t, veto)
+                hit = flagged(a, whole_t, piece_t, veto)
+                recall, worst, false = _rates_of(a, hit)
                 if recall < TARGET_RECALL or worst < WORST_KIND_RECALL:
                     continue
                 found = (float(whole_t), float(piece_t), veto, false, recall, worst)
                 if cheapest is None or false < cheapest[3]:
                     cheapest = found
-                hit = flagged(a, whole_t, piece_t, veto)
                 if hit[hard].mean() <= NEAR_MISS_BUDGET and hit[ordinary].mean() <= ORDINARY_BUDGET and (
                         safest is None or (recall, worst, -false) > (safest[4], safest[5], -safest[3])):
                     safest = found
