@@ -33,6 +33,7 @@ from .ahead import Ahead
 from .cache import remembered
 from .knowledge import Entry, Knowledge
 from .meaning import MeaningModel
+from .memory import release_freed_memory
 from .semantic import Encoder, default_encoder
 from .text import STOPWORDS, Lexicon, asks_something, fold, stem
 
@@ -303,6 +304,7 @@ class Matcher:
         # The word scores first, in their own method: their per-phrasing working lists are gone before
         # the phrasings are embedded, so a first start peaks lower (412 -> 383 MB with 6,227 phrasings).
         self._learn_words(phrasings, owners)
+        release_freed_memory()
         self._embedded = self.encoder.embed_phrasings(phrasings) if self.encoder and phrasings else None
         self._meaning = MeaningModel.cached(self._embedded, self._owners, len(self.entries)) \
             if self._embedded is not None and self.thresholds.meaning_weight else None

@@ -149,9 +149,6 @@ class Encoder:
         # Idle threads must not spin: on 2 cores they took the CPU from the rest of the reply
         # (the whole reply's p50 for a short message: 32 -> 17 ms).
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        # The int8 weights stay as they are instead of a second, pre-packed copy: 10 MB less, and
-        # no slower per message on this model (7.2 ms either way on the dev set's questions).
-        options.add_session_config_entry("session.disable_prepacking", "1")
         _one_blas_thread()
         self._session = onnxruntime.InferenceSession(
             str(models_dir / "minilm-int8.onnx"), options, providers=["CPUExecutionProvider"]

@@ -15,6 +15,7 @@ from .crisis import load_crisis_rules
 from .identity import load_secret, sender_key
 from .knowledge import BUNDLED_DIR, KnowledgeError, load_knowledge
 from .matcher import Matcher
+from .memory import release_freed_memory
 from .replies import Replies
 from .store import Store, open_store
 
@@ -25,7 +26,9 @@ def build_replies(knowledge_dir: Path | None = None) -> Replies:
     """Load and validate a knowledge directory; raises KnowledgeError if it is not valid."""
     knowledge = load_knowledge(knowledge_dir or BUNDLED_DIR)
     # The crisis rules belong to the bot: they stay on whatever knowledge base is loaded.
-    return Replies(knowledge, Matcher(knowledge), load_crisis_rules())
+    replies = Replies(knowledge, Matcher(knowledge), load_crisis_rules())
+    release_freed_memory()  # what loading made and dropped, before the first message
+    return replies
 
 
 @dataclass

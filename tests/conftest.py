@@ -89,10 +89,27 @@ def small_replies(small_kb: Path) -> Replies:
     return Replies(knowledge, Matcher(knowledge), load_crisis_rules())
 
 
+_BUNDLED: list[Replies] = []
+
+
+def _bundled() -> Replies:
+    if not _BUNDLED:
+        knowledge = load_knowledge(BUNDLED_DIR)
+        _BUNDLED.append(Replies(knowledge, Matcher(knowledge), load_crisis_rules()))
+    return _BUNDLED[0]
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Build the bundled bot once before any test runs, outside every test's time limit: on a new machine
+    that embeds every example question and trains the classifiers (1.5-3 minutes on 2 cores, longer than
+    a test may take); afterwards each build, a served bot's included, reads the cache in seconds."""
+    if not session.config.getoption("collectonly"):
+        _bundled()
+
+
 @pytest.fixture(scope="session")
 def bundled_replies() -> Replies:
-    knowledge = load_knowledge(BUNDLED_DIR)
-    return Replies(knowledge, Matcher(knowledge), load_crisis_rules())
+    return _bundled()
 
 
 @pytest.fixture

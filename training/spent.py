@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 SETS = Path(__file__).resolve().parents[1] / "benchmarks" / "sets"
-LAST_SPENT = 11
+LAST_SPENT = 12
 SPENT_CRISIS_SETS = [SETS / f"crisis-blind-{n}.jsonl" for n in range(1, LAST_SPENT + 1)]
 SPENT_QUESTION_SETS = [SETS / f"questions-blind-{n}.jsonl" for n in range(1, LAST_SPENT + 1)]
 # Real questions (asked in public, labelled by two helpers) are spent the same way: these gave closing
