@@ -37,6 +37,10 @@ _NO_RISK_SMALLTALK = frozenset({"greeting", "thanks", "acknowledge", "help", "me
 # (0.80: it has two words to go on) is a concern, so the reply says goodbye with the safety line
 # first rather than the crisis reply. A rule ("goodbye forever") still makes it a crisis.
 _FAREWELL = "bye"
+# The goodbye's own cut, fixed rather than a share of the crisis threshold, so that retraining the model
+# does not move what a goodbye gets: 0.45 is what the share gave at the ninth release (0.7 x 0.65); at
+# the tenth's threshold (0.725) the share gave 0.51, and "bye x" (0.47) lost its safety line.
+FAREWELL_CONCERN = 0.45
 # A crisis probability this close to the crisis threshold is a concern. Chosen on blind set 1 and
 # the question sets: 0.5 put the safety line on 6.7% of ordinary questions, 0.7 on 3.8%, with
 # crisis-or-concern recall 99.7% and 99.4% (README, "Safety").
@@ -64,8 +68,7 @@ def assess(text: str, rules: CrisisRules, model: RiskModel | None) -> Assessment
         return NO_RISK
     score = model.score(text)
     if hit is None and kind == _FAREWELL:
-        return Assessment("concern", score.category) if score.crisis >= CONCERN_SHARE * model.crisis_threshold \
-            else NO_RISK
+        return Assessment("concern", score.category) if score.crisis >= FAREWELL_CONCERN else NO_RISK
     # The risk read as over ("tried to hang himself last yr, camhs involved now n hes doing better")
     # is not a crisis however alarming its words: on leave-one-writer-out folds of 21,050 messages
     # this took the crisis reply off 25 past-risk, past-emergency and SEND-behaviour near misses

@@ -255,8 +255,8 @@ class Encoder:
             # One at a time on this thread, not on the workers: the phrasings are embedded at start-up,
             # where the peak matters more than the time, and each worker thread kept its own heap of
             # the model's freed activations (a first start, 6,737 phrasings: 394 -> 343 MB, 58 -> 101 s).
-            # Into one array, not an array per phrasing: 11,000 small blocks outlived their use and kept
-            # the process's memory high after they were freed.
+            # Into one array, not an array per phrasing: 11,000 small blocks, freed once the matrix below
+            # holds them, would be left scattered through the heap.
             fresh = np.empty((len(missing), DIMENSIONS), dtype=np.float32)
             for row, encoding in enumerate(self._encodings(missing)):
                 fresh[row] = self._run_one(encoding)
