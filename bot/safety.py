@@ -34,7 +34,7 @@ NO_RISK = Assessment(None)
 # goodbye can be the warning.
 _NO_RISK_SMALLTALK = frozenset({"greeting", "thanks", "acknowledge", "help", "menu"})
 # But a bare goodbye is how most conversations end: the model's crisis reading of "bye" or "goodbye"
-# (0.80: it has two words to go on) is a concern, so the reply says goodbye with the safety line
+# (0.74 and 0.99: it has two words to go on) is a concern, so the reply says goodbye with the safety line
 # first rather than the crisis reply. A rule ("goodbye forever") still makes it a crisis.
 _FAREWELL = "bye"
 # The goodbye's own cut, fixed rather than a share of the crisis threshold, so that retraining the model

@@ -250,7 +250,8 @@ class Encoder:
         the cache file, so a restart, a reload or a second matcher embeds only what changed."""
         if self.cache_file is not None and not self._phrasings:
             self._phrasings.update(_read_cache(self.cache_file))
-        missing = [t for t in dict.fromkeys(texts) if t not in self._phrasings]
+        wanted = dict.fromkeys(texts)  # in order, each once
+        missing = [t for t in wanted if t not in self._phrasings]
         if missing:
             # One at a time on this thread, not on the workers: the phrasings are embedded at start-up,
             # where the peak matters more than the time, and each worker thread kept its own heap of
@@ -263,25 +264,23 @@ class Encoder:
             self._phrasings.update(zip(missing, fresh))
         if not texts:
             return np.zeros((0, DIMENSIONS), dtype=np.float32)
-        matrix = self._one_matrix(texts)
+        matrix = self._one_matrix(wanted)
         if missing and self.cache_file is not None:
             # Everything known, not only this knowledge base: processes with different bases
             # (a test's small one, the bundled one) share one cache without undoing each other.
             text_bytes, text_ends = _packed(list(self._phrasings))
             write_arrays(self.cache_file, text_bytes=text_bytes, text_ends=text_ends, vectors=matrix)
-        unique = dict.fromkeys(texts)
-        if len(unique) == len(texts):
+        if len(wanted) == len(texts):
             return matrix[: len(texts)]
-        rows = {t: i for i, t in enumerate(unique)}
+        rows = {t: i for i, t in enumerate(wanted)}
         return matrix[[rows[t] for t in texts]]
 
-    def _one_matrix(self, texts: Sequence[str]) -> np.ndarray:
+    def _one_matrix(self, wanted: dict[str, None]) -> np.ndarray:
         """Every known phrasing's vector in one array, this knowledge base's first and in its order, so
         the matcher's matrix is a view of it, not a second copy (17 MB for the bundled base), and the
         vectors read from the cache or embedded one by one are freed."""
-        wanted = dict.fromkeys(texts)
         order = [*wanted, *(t for t in self._phrasings if t not in wanted)]
-        matrix = np.stack([self._phrasings[t] for t in order]).astype(np.float32, copy=False)
+        matrix = np.stack([self._phrasings[t] for t in order])
         self._phrasings = dict(zip(order, matrix))
         return matrix
 

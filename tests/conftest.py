@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import textwrap
+from functools import lru_cache
 from pathlib import Path
 
 import pytest
@@ -89,14 +90,10 @@ def small_replies(small_kb: Path) -> Replies:
     return Replies(knowledge, Matcher(knowledge), load_crisis_rules())
 
 
-_BUNDLED: list[Replies] = []
-
-
+@lru_cache(maxsize=1)
 def _bundled() -> Replies:
-    if not _BUNDLED:
-        knowledge = load_knowledge(BUNDLED_DIR)
-        _BUNDLED.append(Replies(knowledge, Matcher(knowledge), load_crisis_rules()))
-    return _BUNDLED[0]
+    knowledge = load_knowledge(BUNDLED_DIR)
+    return Replies(knowledge, Matcher(knowledge), load_crisis_rules())
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
