@@ -28,7 +28,8 @@ REPLY_KIND = {
     "self-harm-now": "mental-health", "psychosis-danger": "mental-health",
     "parent-breaking-point": "breaking-point",
     # the rules' categories (knowledge/safety/crisis.yaml)
-    "suicide": "mental-health", "suicide-method": "mental-health", "self-harm": "mental-health",
+    "suicide": "mental-health", "suicide-method": "mental-health", "suicide-farewell": "mental-health",
+    "self-harm": "mental-health",
     "overdose": "mental-health",
     "medical-emergency": "medical", "domestic-violence": "domestic-abuse", "abuse": "abuse",
     "danger": "danger", "missing-child": "missing",

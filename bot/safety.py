@@ -8,6 +8,7 @@ Either one is enough for a crisis: a missed emergency costs far more than an odd
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Literal
 
@@ -34,13 +35,14 @@ NO_RISK = Assessment(None)
 # goodbye can be the warning.
 _NO_RISK_SMALLTALK = frozenset({"greeting", "thanks", "acknowledge", "help", "menu"})
 # But a bare goodbye is how most conversations end: the model's crisis reading of "bye" or "goodbye"
-# (0.74 and 0.99: it has two words to go on) is a concern, so the reply says goodbye with the safety line
-# first rather than the crisis reply. A rule ("goodbye forever") still makes it a crisis.
+# (0.63 and 0.99 at the eleventh release: it has two words to go on) is a concern, so the reply says goodbye
+# with the safety line first rather than the crisis reply. A rule ("goodbye forever") still makes it a crisis.
 _FAREWELL = "bye"
-# The goodbye's own cut, fixed rather than a share of the crisis threshold, so that retraining the model
-# does not move what a goodbye gets: 0.45 is what the share gave at the ninth release (0.7 x 0.65); at
-# the tenth's threshold (0.725) the share gave 0.51, and "bye x" (0.47) lost its safety line.
-FAREWELL_CONCERN = 0.45
+# The goodbye's own cut, fixed rather than a share of the crisis threshold. A model's reading of two words
+# moves with each retraining: "bye x" read 0.47 at the tenth release and 0.32 at the eleventh, whose set 13
+# missed "...2nite is the nite. bye x". So 0.3: "bye", "bye x", "goodbye" and "night night" keep the line;
+# "ok bye" (0.23), "thanks bye" (0.17) and "bye for now" (0.04) do not. Recheck after retraining (a test does).
+FAREWELL_CONCERN = 0.3
 # A crisis probability this close to the crisis threshold is a concern. Chosen on blind set 1 and
 # the question sets: 0.5 put the safety line on 6.7% of ordinary questions, 0.7 on 3.8%, with
 # crisis-or-concern recall 99.7% and 99.4% (README, "Safety").
@@ -49,11 +51,21 @@ CONCERN_SHARE = 0.7
 # words, not drugs or symptoms, and read "child is unresponsive after taking his dads methadone" as
 # no risk at all (blind crisis set 4, the one crisis the release missed); and asking for the means
 # to die, which it read as despair ("whats the best way to end things without it hurting", dev set).
-PAST_ONLY_VETO = frozenset({"medical-emergency", "suicide-method"})
+# Since crisis set 13: farewells and a chosen time ("i gave all my stuff away", "2nite is the nite. bye x"),
+# which the model, short of words, read as calm.
+PAST_ONLY_VETO = frozenset({"medical-emergency", "suicide-method", "suicide-farewell"})
 # At or above this probability that the risk is over ("took an overdose last month, home now"), a
 # rule hit the model does not read as a crisis is a concern. On the spent crisis sets 1-4 it cost no
 # crisis and took the crisis reply off 20 points of past-risk near misses (README, "Safety").
 PAST_VETO = 0.5
+# ...but not when the message says it happened minutes or hours ago: "i took the rest of my sertraline
+# about an hour ago. am i ok?" (crisis set 13, after its closing figures) read as over (the "ago"), and an
+# overdose or an injury in the last hours is an emergency now. On the 33,375 messages of the last
+# retraining's folds, no message the model read as over says this, so it changes nothing else.
+WITHIN_HOURS = re.compile(
+    r"\b(((an?|one|two|three|four|five|ten|twenty|thirty|forty|\d+|half an?|a half|a few|few|a couple of|couple of)\s+)"
+    r"(minutes?|mins?|hours?|hrs?)|an hour|an hr)\s+ago\b|\b(in|within) the (last|past) (few |couple of )?(hour|hours|hrs|minutes?|mins?)\b"
+)
 
 
 def assess(text: str, rules: CrisisRules, model: RiskModel | None) -> Assessment:
@@ -73,7 +85,7 @@ def assess(text: str, rules: CrisisRules, model: RiskModel | None) -> Assessment
     # is not a crisis however alarming its words: on leave-one-writer-out folds of 21,050 messages
     # this took the crisis reply off 25 past-risk, past-emergency and SEND-behaviour near misses
     # (hard near misses 9.0% -> 8.5%) and cost no crisis. It stays at least a concern (below).
-    over = score.past >= PAST_VETO
+    over = score.past >= PAST_VETO and not WITHIN_HOURS.search(text.lower())
     if score.crisis >= model.crisis_threshold and not over:
         return Assessment("crisis", score.category)
     concern = score.concern >= model.concern_threshold or score.crisis >= CONCERN_SHARE * model.crisis_threshold

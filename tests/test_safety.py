@@ -15,7 +15,7 @@ from bot.emergency import CONCERN_LINE, DANGER_FOOTER, KINDS, REPLY_KIND, LocalL
 from bot.gsm7 import is_gsm7, segments
 from bot.plain import render
 from bot.replies import Replies
-from bot.safety import PAST_ONLY_VETO, PAST_VETO
+from bot.safety import PAST_ONLY_VETO, PAST_VETO, WITHIN_HOURS
 from bot.semantic import MODELS_DIR, default_encoder
 
 HEREFORDSHIRE = LocalLines("Herefordshire children's services (MASH): 01432 260800", "01905 768020")
@@ -119,6 +119,29 @@ def test_asking_for_the_means_to_die_is_a_crisis_whatever_the_model_reads(bundle
     assert model is not None and model.score(text).crisis < model.rule_veto  # the model alone would stand it down
     reply = bundled_replies.respond(text)
     assert reply.outcome == "crisis" and "999" in reply.text and "116 123" in reply.text
+
+
+def test_an_overdose_taken_an_hour_ago_is_not_over(bundled_replies: Replies) -> None:
+    """The model reads "ago" as the risk being over; minutes or hours ago is an emergency now (crisis set 13)."""
+    text = "i took the rest of my sertraline about an hour ago. i thought id feel better that i did it but i dont. am i ok?"
+    assert bundled_replies.risk is not None and bundled_replies.risk.score(text).past >= PAST_VETO
+    assert WITHIN_HOURS.search(text) and not WITHIN_HOURS.search("she took an overdose a year ago, she is fine now")
+    reply = bundled_replies.respond(text)
+    assert reply.outcome == "crisis" and "999" in reply.text
+
+
+@pytest.mark.parametrize("text", [
+    "i gave all my stuff away at school today. my mates think its a joke. its not",
+    "hv had enuf. 2nite is the nite. bye x",
+])
+def test_a_farewell_the_model_reads_as_calm_stays_a_crisis(bundled_replies: Replies, text: str) -> None:
+    """Short or text-speak farewells (crisis set 13's misses): the model, short of words, would stand the rule down."""
+    hit = detect_crisis(text, bundled_replies.crisis_rules)
+    assert hit is not None and hit.category == "suicide-farewell" and hit.category in PAST_ONLY_VETO
+    model = bundled_replies.risk
+    assert model is not None and model.score(text).crisis < model.rule_veto
+    reply = bundled_replies.respond(text)
+    assert reply.outcome == "crisis" and "116 123" in reply.text
 
 
 def test_a_medical_emergency_that_is_over_is_a_concern(bundled_replies: Replies) -> None:
