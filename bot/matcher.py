@@ -189,13 +189,18 @@ class _SoftmaxModel:
         """Trained once per knowledge base: most of a start-up's work otherwise, and the same every time
         (training is deterministic), so the weights are kept in SIGNPOST_CACHE_DIR under a checksum of
         exactly what they were trained on."""
-        source = json.dumps([rows, labels, classes, cls.SETTINGS], ensure_ascii=False)
+        # Hashed a row at a time: the whole training set as one JSON string (and its bytes) was 36 MB
+        # more at every start, for a moment, with the bundled base.
+        digest = hashlib.sha256(json.dumps([labels, classes, cls.SETTINGS]).encode())
+        for row in rows:
+            digest.update(json.dumps(row, ensure_ascii=False).encode())
+            digest.update(b"\n")
 
         def train() -> dict[str, np.ndarray]:
             model = cls.trained(rows, labels, classes)
             return {"columns": np.array(list(model.columns), dtype=str), "weights": model.weights, "bias": model.bias}
 
-        saved = remembered("matcher", hashlib.sha256(source.encode()).hexdigest(), {"columns", "weights", "bias"}, train)
+        saved = remembered("matcher", digest.hexdigest(), {"columns", "weights", "bias"}, train)
         names = saved["columns"].tolist()
         return cls(dict(zip(names, range(len(names)))), saved["weights"], saved["bias"])
 
