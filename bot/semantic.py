@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Iterator, Sequence
 
 import numpy as np
 
@@ -258,11 +258,11 @@ class Encoder:
             # the model's freed activations (a first start, 6,737 phrasings: 394 -> 343 MB, 58 -> 101 s).
             # Into one array, not an array per phrasing: 11,000 small blocks, freed once the matrix below
             # holds them, would be left scattered through the heap.
-            # Each tokenised just before it runs: 10,151 tokenizer Encodings held at once raised a first start's
+            # Each tokenised just before it runs (_encodings is lazy): 10,151 Encodings held at once raised a first start's
             # peak from 383 to 415 MB.
             fresh = np.empty((len(missing), DIMENSIONS), dtype=np.float32)
-            for row, text in enumerate(_valid(missing)):
-                fresh[row] = self._run_one(self._tokenizer.encode(text))
+            for row, encoding in enumerate(self._encodings(missing)):
+                fresh[row] = self._run_one(encoding)
             self._phrasings.update(zip(missing, fresh))
         if not texts:
             return np.zeros((0, DIMENSIONS), dtype=np.float32)
@@ -298,8 +298,9 @@ class Encoder:
                 self._pool = self._pool or ThreadPoolExecutor(WORKERS, thread_name_prefix="encoder")
         return np.array(list(self._pool.map(self._run_one, encodings)), dtype=np.float32)
 
-    def _encodings(self, texts: Sequence[str]) -> list[Encoding]:
-        return [self._tokenizer.encode(text) for text in _valid(texts)]
+    def _encodings(self, texts: Sequence[str]) -> Iterator[Encoding]:
+        """Each text tokenised only when it is wanted (see embed_phrasings)."""
+        return (self._tokenizer.encode(text) for text in _valid(texts))
 
     def _run_one(self, encoding: Encoding) -> np.ndarray:
         ids = np.array([encoding.ids], dtype=np.int64)
