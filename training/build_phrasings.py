@@ -1,4 +1,4 @@
-"""Write knowledge/phrasings.yaml: the questions writers Q, V, W, X and Y wrote, and the spent
+"""Write knowledge/phrasings.yaml and phrasings-real.yaml: the questions writers Q, V, W, X and Y wrote, and the spent
 blind question sets (writers E, F, M, S, Z, P, AB, AG), as more ways of asking each entry.
 
 The knowledge base's own example questions were written by the people who wrote the answers,
@@ -44,6 +44,9 @@ OUT_OF_SCOPE = [ROOT / "training" / "questions" / name
                 for name in ("out-of-scope-sorted.jsonl", "out-of-scope-writer-h.jsonl", "out-of-scope-writer-aa.jsonl",
                              "out-of-scope-writer-ae.jsonl")]
 OUT = BUNDLED_DIR / "phrasings.yaml"
+# The questions asked in public, in a file of their own: together the two passed the loader's 2 MB limit
+# on one file (bot/knowledge.py, MAX_FILE_BYTES), which is there to refuse an absurd file quickly.
+OUT_REAL = BUNDLED_DIR / "phrasings-real.yaml"
 # Writers' "which <shop, vet, plumber> in Hereford" lines taught this entry to catch "which dentist in
 # Hereford can see an autistic child", a SEND gap editors must see (issue 15): not used.
 UNSORTED = {"oos-shopping-and-private"}
@@ -95,7 +98,8 @@ def copies_one(folded: str, evaluation: list[str]) -> bool:
 
 
 def main() -> int:
-    OUT.unlink(missing_ok=True)  # the entries' own questions, without the old file's
+    OUT.unlink(missing_ok=True)  # the entries' own questions, without the old files'
+    OUT_REAL.unlink(missing_ok=True)
     knowledge = load_knowledge(BUNDLED_DIR)
     ids = {e.id for e in knowledge.entries}
     # As kb check compares questions: folded, so "SENDIASS?" and "sendiass" are one question.
@@ -103,8 +107,9 @@ def main() -> int:
     evaluation = evaluation_texts()
     left_out = 0
     phrasings: dict[str, list[str]] = {}
+    asked: dict[str, list[str]] = {}  # questions asked in public: OUT_REAL
 
-    def add(entry_id: str | None, question: str) -> None:
+    def add(entry_id: str | None, question: str, into: dict[str, list[str]] = phrasings) -> None:
         nonlocal left_out
         folded = fold(question)
         if entry_id not in ids or folded in seen:
@@ -113,7 +118,7 @@ def main() -> int:
         if copies_one(folded, evaluation):
             left_out += 1
         else:
-            phrasings.setdefault(entry_id, []).append(question)
+            into.setdefault(entry_id, []).append(question)
 
     sources = [ROOT / "training" / "questions" / f"writer-{writer}.jsonl" for writer in WRITERS] + SPENT_SETS
     for path in sources:
@@ -123,14 +128,15 @@ def main() -> int:
     for path in [*SPENT_REAL_SETS, *REAL_TRAINING]:
         for row in read(path):
             if row.get("source") not in unseen_pages:
-                add(row["label"], row["q"].strip())
+                add(row["label"], row["q"].strip(), asked)
     for row in (r for path in OUT_OF_SCOPE for r in read(path)):
         if row["entry"] not in UNSORTED and (row.get("writer"), row["entry"]) not in NOT_USED:
             add(row["entry"], row["q"].strip())
-    text = yaml.safe_dump({"phrasings": dict(sorted(phrasings.items()))}, allow_unicode=True, sort_keys=False, width=100)
-    OUT.write_text(HEADER + text, encoding="utf-8")
-    print(f"{sum(map(len, phrasings.values()))} phrasings for {len(phrasings)} entries -> {OUT}; "
-          f"{left_out} left out as near-copies of evaluation questions")
+    for path, found in ((OUT, phrasings), (OUT_REAL, asked)):
+        text = yaml.safe_dump({"phrasings": dict(sorted(found.items()))}, allow_unicode=True, sort_keys=False, width=100)
+        path.write_text(HEADER + text, encoding="utf-8")
+        print(f"{sum(map(len, found.values()))} phrasings for {len(found)} entries -> {path}")
+    print(f"{left_out} left out as near-copies of evaluation questions")
     return 0
 
 
