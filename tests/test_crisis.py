@@ -124,6 +124,7 @@ def test_typos_and_text_speak_fire(text: str, rules: CrisisRules) -> None:
         "i just want to go to sleep and not wake up",
         "writing goodbye letters to my kids",
         "hv had enuf. 2nite is the nite. bye x",
+        "this is my final message. look after the kids for me",
         "cant take any more. tonight is the night",
         "a man is picking her up tonight",
         "my 15 year old hasn't come home",
@@ -212,6 +213,8 @@ def test_risk_hidden_in_a_long_send_question(rules: CrisisRules) -> None:
         "I won't be around after 3pm on Friday for the review meeting",
         "we are locked in a dispute with the council and there is no phone number",
         "had enough of this ehcp fight, today is the day i ring the tribunal",
+        "this is my last message about the transport complaint, they will not fix it",
+        "my last message to the school got no reply, who do I contact next",
     ],
 )
 def test_alarming_words_that_are_not_a_crisis(text: str, rules: CrisisRules) -> None:
