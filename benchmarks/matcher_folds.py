@@ -1,6 +1,6 @@
 """The matcher's k-fold figures by writer: each writer's questions answered by a bot built without them.
 
-    .venv/bin/python benchmarks/matcher_folds.py [--writers V,W] [--curve] [--json]
+    .venv/bin/python benchmarks/matcher_folds.py [--real] [--writers V,W] [--curve] [--json]
 
 knowledge/phrasings.yaml holds questions from several writers (training/build_phrasings.py:
 writers Q, V, W, X, Y and the spent blind sets' writers E, F, M, S, Z, P, AB, AG). For each writer in turn,
@@ -14,7 +14,11 @@ are not read here.
 --curve: the trade-off between answering and abstaining on the same folds. For each pair of
 the answer threshold and the answer margin in CURVE (the shipped pair among them), every
 writer's questions are decided again (the ranking does not depend on these two, so it is
-computed once), and the figures are pooled over all writers' questions.
+computed once), and the figures are pooled over all writers' questions; then the same for the margin
+and clarify window of long messages (LONG_MESSAGE characters or more) alone.
+
+--real: the folds are the spent real question sets and the real questions gathered for training
+(training/questions/real-train-*.jsonl): questions asked in public, each set held out in turn.
 """
 from __future__ import annotations
 
@@ -32,7 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "training"))
 
-from build_phrasings import SPENT_SETS, WRITERS  # noqa: E402
+from build_phrasings import REAL_TRAINING, SPENT_REAL_SETS, SPENT_SETS, WRITERS  # noqa: E402
 from bot.crisis import load_crisis_rules  # noqa: E402
 from bot.knowledge import BUNDLED_DIR, Knowledge, load_knowledge  # noqa: E402
 from bot.matcher import Matcher  # noqa: E402
@@ -44,6 +48,9 @@ QUESTIONS = ROOT / "training" / "questions"
 REPORTED = ("top1_pct", "resolved_pct", "wrong_answer_pct", "oos_abstain_pct", "false_crisis_pct")
 CURVE_ANSWER = (0.22, 0.26, 0.30, 0.34, 0.38, 0.42)
 CURVE_MARGIN = (0.02, 0.05, 0.08, 0.12, 0.16)
+# Long messages: (margin, window) pairs; a margin wider than the window would change nothing, since only
+# candidates within the window can be offered instead.
+CURVE_LONG = ((0.08, 0.10), (0.12, 0.14), (0.16, 0.18), (0.20, 0.22))
 
 
 def load_scorer():
@@ -54,11 +61,12 @@ def load_scorer():
     return module
 
 
-def writers_questions() -> dict[str, list[dict]]:
+def writers_questions(real: bool = False) -> dict[str, list[dict]]:
     """Each writer's questions as score.py items: label a topic id or "none", also_ok a list
-    (writers marked out of scope as "none", "out-of-scope" or no topic at all)."""
+    (writers marked out of scope as "none", "out-of-scope" or no topic at all). real: the questions
+    asked in public instead, a set (its "writer") at a time."""
     by_writer: dict[str, list[dict]] = {}
-    paths = [QUESTIONS / f"writer-{w}.jsonl" for w in WRITERS] + SPENT_SETS
+    paths = [*SPENT_REAL_SETS, *REAL_TRAINING] if real else [QUESTIONS / f"writer-{w}.jsonl" for w in WRITERS] + SPENT_SETS
     for path in paths:
         for line in path.open(encoding="utf-8"):
             if line.strip():
@@ -103,28 +111,42 @@ def curve(replies_by_writer: dict[str, Replies], items_by_writer: dict[str, list
     print(f"\n{'answer':>6} {'margin':>6}  {'top1':>5} {'resolved':>8} {'wrong':>5} {'oos left':>8}")
     for answer in CURVE_ANSWER:
         for margin in CURVE_MARGIN:
-            items, found = [], []
-            for writer, replies in replies_by_writer.items():
-                replies.matcher.thresholds = dataclasses.replace(shipped, answer=answer, margin=margin)
-                items += items_by_writer[writer]
-                found += verdicts(replies, items_by_writer[writer], scorer)
-            m = scorer.metrics(items, found)
+            m = pooled(replies_by_writer, items_by_writer, dataclasses.replace(shipped, answer=answer, margin=margin),
+                       scorer)
             mark = "  <- shipped" if (answer, margin) == (shipped.answer, shipped.margin) else ""
             print(f"{answer:6.2f} {margin:6.2f}  {m['top1_pct']:5.1f} {m['resolved_pct']:8.1f} "
                   f"{m['wrong_answer_pct']:5.1f} {m['oos_abstain_pct']:8.1f}{mark}", flush=True)
+    print(f"\nlong messages: {'margin':>6} {'window':>6}  {'top1':>5} {'resolved':>8} {'wrong':>5} {'oos left':>8}")
+    for margin, window in CURVE_LONG:
+        thresholds = dataclasses.replace(shipped, long_margin=margin, long_window=window)
+        m = pooled(replies_by_writer, items_by_writer, thresholds, scorer)
+        mark = "  <- shipped" if (margin, window) == (shipped.long_margin, shipped.long_window) else ""
+        print(f"{'':14} {margin:6.2f} {window:6.2f}  {m['top1_pct']:5.1f} {m['resolved_pct']:8.1f} "
+              f"{m['wrong_answer_pct']:5.1f} {m['oos_abstain_pct']:8.1f}{mark}", flush=True)
     for replies in replies_by_writer.values():
         replies.matcher.thresholds = shipped
+
+
+def pooled(replies_by_writer: dict[str, Replies], items_by_writer: dict[str, list[dict]], thresholds, scorer) -> dict:
+    """score.py's figures over every writer's questions, each decided with these thresholds."""
+    items, found = [], []
+    for writer, replies in replies_by_writer.items():
+        replies.matcher.thresholds = thresholds
+        items += items_by_writer[writer]
+        found += verdicts(replies, items_by_writer[writer], scorer)
+    return scorer.metrics(items, found)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--writers", help="comma-separated writer letters (default: all)")
     parser.add_argument("--curve", action="store_true", help="the answer/abstain trade-off on the same folds")
+    parser.add_argument("--real", action="store_true", help="folds of questions asked in public, a set at a time")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     scorer = load_scorer()
     knowledge = load_knowledge(BUNDLED_DIR)
-    by_writer = writers_questions()
+    by_writer = writers_questions(args.real)
     chosen = args.writers.split(",") if args.writers else sorted(by_writer)
     results: dict[str, dict] = {}
     built: dict[str, Replies] = {}
