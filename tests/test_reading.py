@@ -99,3 +99,13 @@ def test_a_repeated_message_starts_no_work_in_the_background(bundled_replies: Re
     assert (again.outcome, again.topic) == (first.outcome, first.topic)
     bundled_replies.matcher.encoder.reader.submit(lambda: None).result(timeout=10)  # its queue is done
     assert bundled_replies.matcher._similarities.peek(repeated) is None  # not worked out again
+
+
+def test_the_encoders_workers_get_pythons_lock_back_promptly() -> None:
+    # A worker finishing a clause must not wait Python's default 5 ms for the reply's thread to let go.
+    import sys
+
+    from bot.semantic import LOCK_HANDOVER_S
+
+    default_encoder()
+    assert sys.getswitchinterval() <= LOCK_HANDOVER_S <= 0.001
