@@ -42,7 +42,9 @@ _FAREWELL = "bye"
 # moves with each retraining: "bye x" read 0.47 at the tenth release and 0.32 at the eleventh, whose set 13
 # missed "...2nite is the nite. bye x". So 0.3: "bye", "bye x", "goodbye" and "night night" keep the line
 # ("bye for now", 0.04, does not). At the twelfth release "bye" reads 0.93, "night night" 0.36 and "ok bye"
-# 0.45 (0.23 before), so "ok bye" keeps it too; "thanks bye" is thanks. Recheck after retraining (a test does).
+# 0.45 (0.23 before), so "ok bye" keeps it too; "thanks bye" is thanks. At the thirteenth (writer BG's ordinary
+# goodbyes beside suicidal farewells) "bye" reads 0.57, "bye x" 0.51, "goodbye" 0.98, "night night" 0.54 and
+# "ok bye" 0.09, which is a plain goodbye again. Recheck after retraining (a test does).
 FAREWELL_CONCERN = 0.3
 # A crisis probability this close to the crisis threshold is a concern. Chosen on blind set 1 and
 # the question sets: 0.5 put the safety line on 6.7% of ordinary questions, 0.7 on 3.8%, with
