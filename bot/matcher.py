@@ -30,7 +30,7 @@ from rapidfuzz.distance import Levenshtein
 from scipy import sparse
 
 from .ahead import Ahead
-from .cache import remembered
+from .cache import packed_texts, remembered, unpacked_texts
 from .knowledge import Entry, Knowledge
 from .meaning import MeaningModel
 from .memory import release_freed_memory
@@ -219,10 +219,14 @@ class _SoftmaxModel:
 
         def train() -> dict[str, np.ndarray]:
             model = cls.trained(rows, labels, classes)
-            return {"columns": np.array(list(model.columns), dtype=str), "weights": model.weights, "bias": model.bias}
+            # The feature names as one UTF-8 buffer and where each ends: a numpy string array is as wide as
+            # the longest name, in UCS-4 (88,686 names: 12 MB, for a moment, at every start).
+            column_bytes, column_ends = packed_texts(list(model.columns))
+            return {"column_bytes": column_bytes, "column_ends": column_ends, "weights": model.weights,
+                    "bias": model.bias}
 
-        saved = remembered("matcher", digest.hexdigest(), {"columns", "weights", "bias"}, train)
-        names = saved["columns"].tolist()
+        saved = remembered("matcher", digest.hexdigest(), {"column_bytes", "column_ends", "weights", "bias"}, train)
+        names = unpacked_texts(saved["column_bytes"], saved["column_ends"])
         return cls(dict(zip(names, range(len(names)))), saved["weights"].astype(WEIGHTS_KEPT_AS, copy=False),
                    saved["bias"])
 

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Iterator, Sequence
 import numpy as np
 
 from .ahead import Ahead, remember
-from .cache import cache_dir, read_arrays, write_arrays
+from .cache import cache_dir, packed_texts, read_arrays, unpacked_texts, write_arrays
 
 if TYPE_CHECKING:
     from tokenizers import Encoding
@@ -272,7 +272,7 @@ class Encoder:
         if missing and self.cache_file is not None:
             # Everything known, not only this knowledge base: processes with different bases
             # (a test's small one, the bundled one) share one cache without undoing each other.
-            text_bytes, text_ends = _packed(list(self._phrasings))
+            text_bytes, text_ends = packed_texts(list(self._phrasings))
             write_arrays(self.cache_file, text_bytes=text_bytes, text_ends=text_ends, vectors=matrix)
         if len(wanted) == len(texts):
             return matrix[: len(texts)]
@@ -350,21 +350,8 @@ def _read_cache(path: Path) -> dict[str, np.ndarray]:
     data = read_arrays(path)
     if data is None or not {"text_bytes", "text_ends", "vectors"} <= data.keys():
         return {}
-    texts = _unpacked(data["text_bytes"], data["text_ends"])
+    texts = unpacked_texts(data["text_bytes"], data["text_ends"])
     return dict(zip(texts, data["vectors"])) if len(texts) == len(data["vectors"]) else {}
-
-
-def _packed(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Texts as one UTF-8 buffer and where each ends. numpy's own string arrays are as wide as the
-    longest text, in UCS-4: 8,300 phrasings, some of them long stories, made a 50 MB array at start-up."""
-    encoded = [text.encode("utf-8") for text in texts]
-    return np.frombuffer(b"".join(encoded), dtype=np.uint8), np.cumsum([len(b) for b in encoded], dtype=np.int64)
-
-
-def _unpacked(buffer: np.ndarray, ends: np.ndarray) -> list[str]:
-    raw = buffer.tobytes()
-    starts = np.r_[0, ends[:-1]].tolist()
-    return [raw[start:end].decode("utf-8") for start, end in zip(starts, ends.tolist())]
 
 
 @lru_cache(maxsize=1)
