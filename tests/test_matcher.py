@@ -49,6 +49,21 @@ def test_close_candidates_give_a_clarify(tmp_path: Path) -> None:
     assert {c.entry.id for c in decision.candidates} == {"camhs-referral", "camhs-waiting"}
 
 
+def test_when_the_meaning_disagrees_with_the_words_both_are_offered(tmp_path: Path) -> None:
+    """"How long" and "wait" are the CAMHS waiting entry's words, but the question is about an EHC plan,
+    which the sentence model's similarity and classifier both rank first: both are offered, not the
+    words' answer alone. Without the dissent rule the waiting list would be the answer."""
+    from dataclasses import replace
+
+    matcher = matcher_for(write_kb(tmp_path / "kb"))
+    decision = matcher.decide("how long is the wait for an ehcp")
+    assert decision.outcome == "clarify"
+    assert [c.entry.id for c in decision.candidates] == ["camhs-waiting", "ehcp-what-is"]
+    matcher.thresholds = replace(matcher.thresholds, dissent_window=None)
+    matcher.forget_decisions()
+    assert matcher.decide("how long is the wait for an ehcp").outcome == "answer"
+
+
 def test_other_area_names_are_never_corrected(tmp_path: Path) -> None:
     """Hertfordshire is one letter from Herefordshire; spelling correction must not merge them."""
     kb = write_kb(tmp_path / "kb", "- {id: a, title: A, questions: [local offer herefordshire], answer: x}\n",
