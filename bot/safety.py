@@ -44,7 +44,9 @@ _FAREWELL = "bye"
 # ("bye for now", 0.04, does not). At the twelfth release "bye" reads 0.93, "night night" 0.36 and "ok bye"
 # 0.45 (0.23 before), so "ok bye" keeps it too; "thanks bye" is thanks. At the thirteenth (writer BG's ordinary
 # goodbyes beside suicidal farewells) "bye" reads 0.57, "bye x" 0.51, "goodbye" 0.98, "night night" 0.54 and
-# "ok bye" 0.09, which is a plain goodbye again. Recheck after retraining (a test does).
+# "ok bye" 0.09, which is a plain goodbye again. At the fourteenth (writer BH, crisis set 15, parents' real posts as
+# their own writer) "bye" 0.56, "bye x" 0.46, "goodbye" 0.98, "night night" 0.50, "ok bye" 0.08, "thanks bye" 0.07.
+# Recheck after retraining (a test does).
 FAREWELL_CONCERN = 0.3
 # A crisis probability this close to the crisis threshold is a concern. Chosen on blind set 1 and
 # the question sets: 0.5 put the safety line on 6.7% of ordinary questions, 0.7 on 3.8%, with
@@ -88,19 +90,26 @@ def assess(text: str, rules: CrisisRules, model: RiskModel | None) -> Assessment
     # is not a crisis however alarming its words: on leave-one-writer-out folds of 21,050 messages
     # this took the crisis reply off 25 past-risk, past-emergency and SEND-behaviour near misses
     # (hard near misses 9.0% -> 8.5%) and cost no crisis. It stays at least a concern (below).
-    over = score.past >= PAST_VETO and not WITHIN_HOURS.search(text.lower())
+    read_as_over = score.past >= PAST_VETO
+    recent = WITHIN_HOURS.search(text.lower()) is not None
+    over = read_as_over and not recent
     if score.crisis >= model.crisis_threshold and not over:
         return Assessment("crisis", score.category)
-    concern = score.concern >= model.concern_threshold or score.crisis >= CONCERN_SHARE * model.crisis_threshold
+    concern = score.concern >= model.concern_threshold \
+        or max(score.crisis, score.sentence) >= CONCERN_SHARE * model.crisis_threshold
     if hit is not None:
         # The rules read words, not time or tone: "she self-harmed two years ago" and "this form
         # makes me want to throw myself off a cliff" fire them. A rule hit becomes a concern when the
         # model, not reading a crisis, reads the risk as over, or reads neither a crisis nor an
         # ongoing, uncertain risk (a joke, a film). Never less than a concern: "how do I apply for an
         # EHCP, I want to kill myself" is a crisis the model alone misses, and a passive wish to die
-        # ("everyone would be better off without me") stays a crisis.
-        calm = score.crisis < model.rule_veto and score.concern - score.past < model.rule_veto_uncertain \
-            and hit.category not in PAST_ONLY_VETO
+        # ("everyone would be better off without me") stays a crisis. Any sentence counts here, whatever the
+        # whole reads (RiskScore.sentence): that EHCP question reads 0.03 whole and 0.57 as its last clause.
+        # Nor is it calm when the model reads the risk as over but the message says hours ago: the low crisis
+        # reading then comes from the "ago" ("I overdosed two hours ago but I'm OK now").
+        calm = max(score.crisis, score.sentence) < model.rule_veto \
+            and score.concern - score.past < model.rule_veto_uncertain \
+            and hit.category not in PAST_ONLY_VETO and not (read_as_over and recent)
         return Assessment("concern" if over or calm else "crisis", hit.category)
     if concern:
         return Assessment("concern", None)

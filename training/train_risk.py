@@ -46,7 +46,9 @@ from bot.safety import PAST_ONLY_VETO, PAST_VETO  # noqa: E402
 from bot.ngrams import Ngrams  # noqa: E402
 from bot.risk import CHAR_NGRAMS, CONCERN_CLASSES, WORD_NGRAMS, RiskModel  # noqa: E402
 from bot.semantic import MODELS_DIR, default_encoder, pieces, unit_mean  # noqa: E402
-from spent import SPENT_CRISIS_SETS, SPENT_QUESTION_SETS  # noqa: E402
+from build_phrasings import REAL_TRAINING, UNSPENT_REAL_SETS, read  # noqa: E402
+from spent import SPENT_CRISIS_SETS, SPENT_QUESTION_SETS, SPENT_REAL_SETS  # noqa: E402
+from bot.text import fold  # noqa: E402
 
 CLINC = ROOT.parent / "shared" / "clinc150" / "data_full.json"
 CLINC_SAMPLE = 1500
@@ -59,11 +61,25 @@ UNCERTAIN_VETO = 0.5
 TARGET_RECALL = 0.98
 # ...and in every kind of crisis at least this (the issue asks 95% in each on unseen writers).
 WORST_KIND_RECALL = 0.95
-# One sentence alone makes a crisis only at this probability or above, whatever the folds chose.
-# The folds chose 0.9; on blind sets from writers the model never trained on (crisis sets 1-3:
+# One sentence alone makes a crisis only at one of these probabilities, 0.95 or above, whatever the folds
+# would choose. They chose 0.9 once; on blind sets from writers the model never trained on (crisis sets 1-3:
 # writers A, B, L; question sets 1-4), 0.95 caught every crisis 0.9 caught and put the crisis reply
 # on 7 of 504 ordinary questions of set 4 instead of 12: one worried sentence in a long story.
-PIECE_FLOOR = 0.95
+PIECE_THRESHOLDS = (0.95, 0.96, 0.97, 0.975, 0.98, 0.985, 0.99)
+# ...and only when the whole message reads at least this probability of a crisis: a sentence out of its
+# story ("he's had hands round his throat" in a post about playground incidents, "I've been thumped in the
+# throat" in one about a child's meltdowns) alarms the model more than any crisis it hides in. On the folds
+# of the twelfth release's model (51 writers), a floor of 0.3 under the sentences let the whole message's
+# threshold fall from 0.75 to 0.6 within the same false-alarm budgets: crisis recall 98.4 -> 99.0, the worst
+# kind 96.5 -> 97.4. Chosen with the thresholds, on the folds.
+PIECE_WHOLE_FLOORS = (0.0, 0.1, 0.2, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55)
+# ...unless the sentence is at least this sure: a plan to die told in the middle of a long story about school
+# ("Tonight I have lined up all my tablets...", tests/test_reading.py) reads 0.26 as a whole and 0.999997 as a
+# sentence. On the fourteenth release's folds the crises whose sentence counted only by this had a median of
+# 0.9994, the near misses and ordinary questions 0.993; with the floor of 0.35, counting sentences of 0.9995
+# or more whatever the whole: crisis recall 99.03 -> 99.07, worst kind 97.9 -> 98.0, hard near misses
+# 8.97 -> 8.98%, ordinary 0.90 -> 0.92%.
+PIECE_ALONE = 0.9995
 # False alarms allowed on held-out writers: the issue allows 10% of hard near misses and 1% of
 # ordinary questions; these keep a margin. Within them, the most crises caught: the fewest false
 # alarms at 98% recall (the rule until the ninth release) chose 0.725 for the model of 37 writers,
@@ -88,17 +104,27 @@ def load_rows() -> list[dict]:
     # Questions writers wrote for the matcher (training/questions/): ordinary, however worried
     # they sound ("he's bigger than me now and I'm scared when he kicks off, where do I go for help").
     written: set[str] = set()
+    real: set[str] = set()
     for path in [*sorted(glob.glob(str(ROOT / "training" / "questions" / "writer-*.jsonl"))), *SPENT_QUESTION_SETS]:
         for line in open(path, encoding="utf-8"):
             if line.strip():
                 row = json.loads(line)
                 written.add(row["q"].strip())
                 rows.append({"q": row["q"], "label": "none", "writer": row["writer"], "tier": "none", "kind": "ordinary"})
+    # Questions parents asked in public (the spent real question sets and those gathered for training),
+    # the out-of-scope ones too: one more "writer", so a fold measures false alarms on real parents' long
+    # posts, whose single sentences ("he's had hands round his throat") alarm the model most.
+    unseen_pages = {row["source"] for path in UNSPENT_REAL_SETS for row in read(path)}
+    for path in [*SPENT_REAL_SETS, *REAL_TRAINING]:
+        for row in read(path):
+            if row.get("source") not in unseen_pages and fold(row["q"]) not in real:
+                real.add(fold(row["q"]))
+                rows.append({"q": row["q"].strip(), "label": "none", "writer": "real", "tier": "none", "kind": "ordinary"})
     knowledge = load_knowledge(BUNDLED_DIR)
     for entry in knowledge.entries:
-        # knowledge/phrasings.yaml holds the writers' questions again: they stay with their writer,
-        # so that leaving a writer out leaves all of their messages out.
-        for question in (q for q in entry.questions if q not in written):
+        # knowledge/phrasings.yaml holds the writers' and parents' questions again: they stay with their
+        # writer, so that leaving a writer out leaves all of their messages out.
+        for question in (q for q in entry.questions if q not in written and fold(q) not in real):
             rows.append({"q": question, "label": "none", "writer": "kb", "tier": "none", "kind": "ordinary"})
     if CLINC.exists():
         data = json.loads(CLINC.read_text())
@@ -161,7 +187,7 @@ def as_arrays(results) -> dict[str, np.ndarray]:
     }
 
 
-def flagged(a: dict[str, np.ndarray], whole_t: float, piece_t: float, veto: float) -> np.ndarray:
+def flagged(a: dict[str, np.ndarray], whole_t: float, piece_t: float, veto: float, floor: float = 0.0) -> np.ndarray:
     """As bot/safety.py decides: the model, or the rules unless the model reads no risk now.
 
     (A floor under which any rule hit stands down was tried: on held-out writers it cost no crisis,
@@ -170,7 +196,8 @@ def flagged(a: dict[str, np.ndarray], whole_t: float, piece_t: float, veto: floa
     stands down only when the model reads neither a crisis nor an uncertain risk, or reads the risk
     as over.)"""
     over = a["past"] >= PAST_VETO
-    model = ((a["whole"] >= whole_t) | (a["piece"] >= piece_t)) & ~over
+    sentence = (a["piece"] >= piece_t) & ((a["whole"] >= floor) | (a["piece"] >= PIECE_ALONE))
+    model = ((a["whole"] >= whole_t) | sentence) & ~over
     calm = (a["whole"] < veto) & (a["uncertain"] < UNCERTAIN_VETO) & ~a["past_only"]
     return model | (a["ruled"] & ~(calm | over))
 
@@ -185,39 +212,38 @@ def _rates_of(a: dict[str, np.ndarray], hit: np.ndarray) -> tuple[float, float, 
     return float(hit[a["crisis"]].mean()), float(min(kinds)), float(hit[~a["crisis"]].mean())
 
 
-def choose(results) -> tuple[float, float, float, dict]:
+def choose_on(a: dict[str, np.ndarray]) -> tuple[float, float, float, float, dict]:
     """The thresholds that catch the most crises on held-out writers while the false alarms stay
     inside the issue's budgets with a margin (NEAR_MISS_BUDGET, ORDINARY_BUDGET), among those
     reaching the target recall overall and (a little lower) in every kind; if none stays inside
     the budgets, the fewest false alarms at the target recall."""
-    return choose_on(as_arrays(results))
-
-
-def choose_on(a: dict[str, np.ndarray]) -> tuple[float, float, float, dict]:
     hard = ~a["crisis"] & (a["kind"] != "ordinary")
     ordinary = a["kind"] == "ordinary"
     safest = cheapest = None
-    for veto in (0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3):
-        for whole_t in np.arange(0.05, 0.95, 0.025):
-            for piece_t in np.arange(max(whole_t, PIECE_FLOOR), 0.99, 0.025):
-                hit = flagged(a, whole_t, piece_t, veto)
-                recall, worst, false = _rates_of(a, hit)
-                if recall < TARGET_RECALL or worst < WORST_KIND_RECALL:
-                    continue
-                found = (float(whole_t), float(piece_t), veto, false, recall, worst)
-                if cheapest is None or false < cheapest[3]:
-                    cheapest = found
-                if hit[hard].mean() <= NEAR_MISS_BUDGET and hit[ordinary].mean() <= ORDINARY_BUDGET and (
-                        safest is None or (recall, worst, -false) > (safest[4], safest[5], -safest[3])):
-                    safest = found
+    for floor in PIECE_WHOLE_FLOORS:
+        for veto in (0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3):
+            for whole_t in np.arange(0.05, 0.95, 0.025):
+                for piece_t in (p for p in PIECE_THRESHOLDS if p >= whole_t):
+                    hit = flagged(a, whole_t, piece_t, veto, floor)
+                    recall, worst, false = _rates_of(a, hit)
+                    if recall < TARGET_RECALL or worst < WORST_KIND_RECALL:
+                        continue
+                    found = (float(whole_t), float(piece_t), veto, floor, false, recall, worst)
+                    if cheapest is None or false < cheapest[4]:
+                        cheapest = found
+                    if hit[hard].mean() <= NEAR_MISS_BUDGET and hit[ordinary].mean() <= ORDINARY_BUDGET and (
+                            safest is None or (recall, worst, -false) > (safest[5], safest[6], -safest[4])):
+                        safest = found
     best = safest or cheapest
     assert best is not None, "no thresholds reach the target recall"
-    whole_t, piece_t, veto, false, recall, worst = best
-    return whole_t, piece_t, veto, {"crisis_recall": round(recall, 4), "worst_kind_recall": round(worst, 4),
-                                    "near_miss_flagged": round(false, 4), "within_budgets": safest is not None}
+    whole_t, piece_t, veto, floor, false, recall, worst = best
+    return whole_t, piece_t, veto, floor, {"crisis_recall": round(recall, 4), "worst_kind_recall": round(worst, 4),
+                                           "near_miss_flagged": round(false, 4), "within_budgets": safest is not None}
 
 
 def main() -> int:
+    if sys.argv[1:2] == ["--thresholds-from"]:
+        return thresholds_from(Path(sys.argv[2]))
     rows = load_rows()
     print(f"{len(rows)} training messages", file=sys.stderr)
     texts = [r["q"] for r in rows]
@@ -231,8 +257,7 @@ def main() -> int:
     if len(sys.argv) > 1:  # a file for the folds' scores: policies can then be studied without retraining
         np.savez(sys.argv[1], q=np.array([r[0]["q"] for r in results]), writer=np.array([r[0]["writer"] for r in results]),
                  tier=np.array([r[0]["tier"] for r in results]), **arrays)
-    whole_t, piece_t, veto, report = choose(results)
-    folds_piece_t, piece_t = piece_t, max(piece_t, PIECE_FLOOR)
+    thresholds = chosen_thresholds(arrays)
     risk = fit(texts, x, [r["label"] for r in rows])
     np.savez_compressed(
         MODELS_DIR / "risk.npz", embedding_weights=risk.embedding_weights, word_weights=risk.word_weights,
@@ -243,14 +268,8 @@ def main() -> int:
     (MODELS_DIR / "risk-vocabulary.json").write_text(json.dumps(vocabulary, ensure_ascii=False) + "\n", encoding="utf-8")
     info = {
         "classes": list(risk.classes),
-        "crisis_threshold": round(whole_t, 4),
-        "piece_threshold": round(piece_t, 4),
-        "piece_threshold_from_folds": round(folds_piece_t, 4),
-        "concern_threshold": 0.5,
-        "rule_veto": veto,
-        "rule_veto_uncertain": UNCERTAIN_VETO,
+        **thresholds,
         "trained_on": {w: sum(r["writer"] == w for r in rows) for w in sorted({r["writer"] for r in rows})},
-        "leave_one_writer_out": report,
         "regularisation_C": C,
         "sha256": {name: hashlib.sha256((MODELS_DIR / name).read_bytes()).hexdigest()
                    for name in ("risk.npz", "risk-vocabulary.json")},
@@ -259,6 +278,28 @@ def main() -> int:
     }
     (MODELS_DIR / "risk.json").write_text(json.dumps(info, indent=2) + "\n")
     print(json.dumps(info, indent=2))
+    return 0
+
+
+def chosen_thresholds(arrays: dict[str, np.ndarray]) -> dict:
+    """risk.json's thresholds and the folds' figures at them."""
+    whole_t, piece_t, veto, floor, report = choose_on(arrays)
+    return {"crisis_threshold": round(whole_t, 4), "piece_threshold": round(piece_t, 4), "piece_whole_floor": floor,
+            "piece_alone": PIECE_ALONE, "concern_threshold": 0.5, "rule_veto": veto,
+            "rule_veto_uncertain": UNCERTAIN_VETO, "leave_one_writer_out": report}
+
+
+def thresholds_from(folds: Path) -> int:
+    """`--thresholds-from FOLDS.npz`: choose the thresholds again on the folds' scores a run saved, and write
+    them into risk.json beside the model that run trained (a change of policy, not of model, needs no
+    retraining: the folds and the model do not depend on the thresholds, so a whole run gives the same)."""
+    saved = np.load(folds)
+    arrays = {name: saved[name] for name in ("whole", "piece", "uncertain", "ruled", "past_only", "past", "crisis", "kind")}
+    path = MODELS_DIR / "risk.json"
+    info = json.loads(path.read_text())
+    info.update(chosen_thresholds(arrays))
+    path.write_text(json.dumps(info, indent=2) + "\n")
+    print(json.dumps({k: v for k, v in info.items() if k not in ("trained_on", "sha256")}, indent=2))
     return 0
 
 
