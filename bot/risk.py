@@ -42,9 +42,6 @@ class RiskScore:
     concern: float  # probability of past or uncertain risk
     past: float  # probability that the risk is over ("she self-harmed two years ago")
     category: str | None  # the most likely kind of crisis
-    # The surest single sentence, on the same scale as crisis but whatever the whole message reads: a
-    # sentence the whole message does not bear out still makes a concern (bot/safety.py).
-    sentence: float = 0.0
 
 
 @dataclass(frozen=True, eq=False)
@@ -62,11 +59,6 @@ class RiskModel:
     rule_veto: float  # below this crisis probability, and with no uncertain risk, a rule hit stands down
     rule_veto_uncertain: float
     encoder: Encoder
-    # A single sentence counts only when the whole message reads at least this probability of a crisis:
-    # out of its story, one sentence of a parent's long post ("he's had hands round his throat", about the
-    # playground) can read as surely as a crisis (training/train_risk.py, PIECE_WHOLE_FLOORS).
-    piece_whole_floor: float = 0.0
-    piece_alone: float = 1.0  # ...unless the sentence reads at least this (a plan to die inside a story about school)
 
     def _word_logits(self, texts: list[str]) -> np.ndarray:
         """The n-gram half of the logits (with the bias): it needs no vectors."""
@@ -95,10 +87,8 @@ class RiskModel:
 
     def score(self, text: str) -> RiskScore:
         whole, piece, concern, past, kind = self.parts(text)
-        sentence = piece * self.crisis_threshold / self.piece_threshold
-        counts = whole >= self.piece_whole_floor or piece >= self.piece_alone
-        crisis = max(whole, sentence if counts else 0.0)
-        return RiskScore(crisis, concern, past, kind, sentence)
+        crisis = max(whole, piece * self.crisis_threshold / self.piece_threshold)
+        return RiskScore(crisis, concern, past, kind)
 
 
 def _softmax(logits: np.ndarray) -> np.ndarray:
@@ -118,8 +108,7 @@ def load_risk_model(models_dir: Path = MODELS_DIR, encoder: Encoder | None = Non
         chars=Ngrams(CHAR_NGRAMS, vocabulary["chars"], data["char_idf"]),
         crisis_threshold=float(info["crisis_threshold"]), piece_threshold=float(info["piece_threshold"]),
         concern_threshold=float(info["concern_threshold"]), rule_veto=float(info["rule_veto"]),
-        rule_veto_uncertain=float(info["rule_veto_uncertain"]), piece_whole_floor=float(info["piece_whole_floor"]),
-        piece_alone=float(info["piece_alone"]),
+        rule_veto_uncertain=float(info["rule_veto_uncertain"]),
         encoder=encoder or default_encoder(),
     )
 

@@ -95,20 +95,16 @@ def assess(text: str, rules: CrisisRules, model: RiskModel | None) -> Assessment
     over = read_as_over and not recent
     if score.crisis >= model.crisis_threshold and not over:
         return Assessment("crisis", score.category)
-    concern = score.concern >= model.concern_threshold \
-        or max(score.crisis, score.sentence) >= CONCERN_SHARE * model.crisis_threshold
+    concern = score.concern >= model.concern_threshold or score.crisis >= CONCERN_SHARE * model.crisis_threshold
     if hit is not None:
         # The rules read words, not time or tone: "she self-harmed two years ago" and "this form
         # makes me want to throw myself off a cliff" fire them. A rule hit becomes a concern when the
         # model, not reading a crisis, reads the risk as over, or reads neither a crisis nor an
         # ongoing, uncertain risk (a joke, a film). Never less than a concern: "how do I apply for an
         # EHCP, I want to kill myself" is a crisis the model alone misses, and a passive wish to die
-        # ("everyone would be better off without me") stays a crisis. Any sentence counts here, whatever the
-        # whole reads (RiskScore.sentence): that EHCP question reads 0.03 whole and 0.57 as its last clause.
-        # Nor is it calm when the model reads the risk as over but the message says hours ago: the low crisis
-        # reading then comes from the "ago" ("I overdosed two hours ago but I'm OK now").
-        calm = max(score.crisis, score.sentence) < model.rule_veto \
-            and score.concern - score.past < model.rule_veto_uncertain \
+        # ("everyone would be better off without me") stays a crisis. Nor is it calm when the model reads the
+        # risk as over but the message says hours ago: the low crisis reading then comes from the "ago".
+        calm = score.crisis < model.rule_veto and score.concern - score.past < model.rule_veto_uncertain \
             and hit.category not in PAST_ONLY_VETO and not (read_as_over and recent)
         return Assessment("concern" if over or calm else "crisis", hit.category)
     if concern:

@@ -66,6 +66,7 @@ CATEGORY_EXAMPLES = [
     ("medical-emergency", "he banged his head on the radiator an hour ago and now he keeps being sick"),
     ("medical-emergency", "she has a shunt and has a terrible headache and keeps vomiting"),
     ("medical-emergency", "anaphylaxis, used her pen, ambulance not here yet, what do i do"),
+    ("suicide-farewell", "nobody listened. by the time somebody sees this i'll be gone"),
 ]
 
 

@@ -82,12 +82,6 @@ def test_a_message_read_in_the_background_is_read_as_in_the_foreground() -> None
 
 
 def test_a_danger_in_the_middle_of_a_long_story_is_a_crisis(bundled_replies: Replies) -> None:
-    """The story as a whole reads little risk; its one sentence about the tablets is all but certain, and
-    counts whatever the whole reads."""
-    model = bundled_replies.risk
-    assert model is not None
-    whole, sentence, *_ = model.parts(STORY)
-    assert whole < model.piece_whole_floor and sentence >= model.piece_alone
     reply = bundled_replies.respond(STORY)
     assert reply.outcome == "crisis" and reply.safety == "crisis", reply
     assert "999" in reply.text and "116 123" in reply.text

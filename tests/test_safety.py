@@ -109,23 +109,6 @@ def test_a_rule_hit_the_model_reads_as_over_or_figurative_is_a_concern(bundled_r
     assert reply.safety == "concern" and reply.outcome != "crisis", reply
 
 
-def test_one_alarming_sentence_in_an_ordinary_story_is_a_concern(bundled_replies: Replies) -> None:
-    """Out of its story, "he punched me in the throat and I couldn't breathe" reads as a crisis; the whole
-    message, a question about a young child's violence that is over, does not. A sentence counts only when
-    the whole reads some risk too (or the sentence is all but certain): the answer comes with the safety
-    line first, not the crisis reply. Written for this test."""
-    text = ("Bit of advice please. My lad is 7, autistic with a PDA profile, and when the tablet has to go off he "
-            "lashes out. Last night he punched me in the throat and I couldn't breathe for a second. He was sorry "
-            "straight after and we had a cuddle. It happens most weeks now. Is there anyone in Herefordshire who "
-            "helps families with this kind of violence from a young child?")
-    model = bundled_replies.risk
-    assert model is not None and detect_crisis(text, bundled_replies.crisis_rules) is None
-    whole, sentence, *_ = model.parts(text)
-    assert whole < model.piece_whole_floor and model.piece_threshold <= sentence < model.piece_alone
-    reply = bundled_replies.respond(text)
-    assert reply.outcome != "crisis" and reply.safety == "concern", reply
-
-
 def test_asking_for_the_means_to_die_is_a_crisis_whatever_the_model_reads(bundled_replies: Replies) -> None:
     """The model reads this as despair, not a crisis, and would stand the rule down; seeking the means
     is never stood down unless the risk is over."""

@@ -66,20 +66,6 @@ WORST_KIND_RECALL = 0.95
 # writers A, B, L; question sets 1-4), 0.95 caught every crisis 0.9 caught and put the crisis reply
 # on 7 of 504 ordinary questions of set 4 instead of 12: one worried sentence in a long story.
 PIECE_THRESHOLDS = (0.95, 0.96, 0.97, 0.975, 0.98, 0.985, 0.99)
-# ...and only when the whole message reads at least this probability of a crisis: a sentence out of its
-# story ("he's had hands round his throat" in a post about playground incidents, "I've been thumped in the
-# throat" in one about a child's meltdowns) alarms the model more than any crisis it hides in. On the folds
-# of the twelfth release's model (51 writers), a floor of 0.3 under the sentences let the whole message's
-# threshold fall from 0.75 to 0.6 within the same false-alarm budgets: crisis recall 98.4 -> 99.0, the worst
-# kind 96.5 -> 97.4. Chosen with the thresholds, on the folds.
-PIECE_WHOLE_FLOORS = (0.0, 0.1, 0.2, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55)
-# ...unless the sentence is at least this sure: a plan to die told in the middle of a long story about school
-# ("Tonight I have lined up all my tablets...", tests/test_reading.py) reads 0.26 as a whole and 0.999997 as a
-# sentence. On the fourteenth release's folds the crises whose sentence counted only by this had a median of
-# 0.9994, the near misses and ordinary questions 0.993; with the floor of 0.35, counting sentences of 0.9995
-# or more whatever the whole: crisis recall 99.03 -> 99.07, worst kind 97.9 -> 98.0, hard near misses
-# 8.97 -> 8.98%, ordinary 0.90 -> 0.92%.
-PIECE_ALONE = 0.9995
 # False alarms allowed on held-out writers: the issue allows 10% of hard near misses and 1% of
 # ordinary questions; these keep a margin. Within them, the most crises caught: the fewest false
 # alarms at 98% recall (the rule until the ninth release) chose 0.725 for the model of 37 writers,
@@ -187,7 +173,7 @@ def as_arrays(results) -> dict[str, np.ndarray]:
     }
 
 
-def flagged(a: dict[str, np.ndarray], whole_t: float, piece_t: float, veto: float, floor: float = 0.0) -> np.ndarray:
+def flagged(a: dict[str, np.ndarray], whole_t: float, piece_t: float, veto: float) -> np.ndarray:
     """As bot/safety.py decides: the model, or the rules unless the model reads no risk now.
 
     (A floor under which any rule hit stands down was tried: on held-out writers it cost no crisis,
@@ -196,8 +182,7 @@ def flagged(a: dict[str, np.ndarray], whole_t: float, piece_t: float, veto: floa
     stands down only when the model reads neither a crisis nor an uncertain risk, or reads the risk
     as over.)"""
     over = a["past"] >= PAST_VETO
-    sentence = (a["piece"] >= piece_t) & ((a["whole"] >= floor) | (a["piece"] >= PIECE_ALONE))
-    model = ((a["whole"] >= whole_t) | sentence) & ~over
+    model = ((a["whole"] >= whole_t) | (a["piece"] >= piece_t)) & ~over
     calm = (a["whole"] < veto) & (a["uncertain"] < UNCERTAIN_VETO) & ~a["past_only"]
     return model | (a["ruled"] & ~(calm | over))
 
@@ -212,7 +197,7 @@ def _rates_of(a: dict[str, np.ndarray], hit: np.ndarray) -> tuple[float, float, 
     return float(hit[a["crisis"]].mean()), float(min(kinds)), float(hit[~a["crisis"]].mean())
 
 
-def choose_on(a: dict[str, np.ndarray]) -> tuple[float, float, float, float, dict]:
+def choose_on(a: dict[str, np.ndarray]) -> tuple[float, float, float, dict]:
     """The thresholds that catch the most crises on held-out writers while the false alarms stay
     inside the issue's budgets with a margin (NEAR_MISS_BUDGET, ORDINARY_BUDGET), among those
     reaching the target recall overall and (a little lower) in every kind; if none stays inside
@@ -220,25 +205,24 @@ def choose_on(a: dict[str, np.ndarray]) -> tuple[float, float, float, float, dic
     hard = ~a["crisis"] & (a["kind"] != "ordinary")
     ordinary = a["kind"] == "ordinary"
     safest = cheapest = None
-    for floor in PIECE_WHOLE_FLOORS:
-        for veto in (0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3):
-            for whole_t in np.arange(0.05, 0.95, 0.025):
-                for piece_t in (p for p in PIECE_THRESHOLDS if p >= whole_t):
-                    hit = flagged(a, whole_t, piece_t, veto, floor)
-                    recall, worst, false = _rates_of(a, hit)
-                    if recall < TARGET_RECALL or worst < WORST_KIND_RECALL:
-                        continue
-                    found = (float(whole_t), float(piece_t), veto, floor, false, recall, worst)
-                    if cheapest is None or false < cheapest[4]:
-                        cheapest = found
-                    if hit[hard].mean() <= NEAR_MISS_BUDGET and hit[ordinary].mean() <= ORDINARY_BUDGET and (
-                            safest is None or (recall, worst, -false) > (safest[5], safest[6], -safest[4])):
-                        safest = found
+    for veto in (0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3):
+        for whole_t in np.arange(0.05, 0.95, 0.025):
+            for piece_t in (p for p in PIECE_THRESHOLDS if p >= whole_t):
+                hit = flagged(a, whole_t, piece_t, veto)
+                recall, worst, false = _rates_of(a, hit)
+                if recall < TARGET_RECALL or worst < WORST_KIND_RECALL:
+                    continue
+                found = (float(whole_t), float(piece_t), veto, false, recall, worst)
+                if cheapest is None or false < cheapest[3]:
+                    cheapest = found
+                if hit[hard].mean() <= NEAR_MISS_BUDGET and hit[ordinary].mean() <= ORDINARY_BUDGET and (
+                        safest is None or (recall, worst, -false) > (safest[4], safest[5], -safest[3])):
+                    safest = found
     best = safest or cheapest
     assert best is not None, "no thresholds reach the target recall"
-    whole_t, piece_t, veto, floor, false, recall, worst = best
-    return whole_t, piece_t, veto, floor, {"crisis_recall": round(recall, 4), "worst_kind_recall": round(worst, 4),
-                                           "near_miss_flagged": round(false, 4), "within_budgets": safest is not None}
+    whole_t, piece_t, veto, false, recall, worst = best
+    return whole_t, piece_t, veto, {"crisis_recall": round(recall, 4), "worst_kind_recall": round(worst, 4),
+                                    "near_miss_flagged": round(false, 4), "within_budgets": safest is not None}
 
 
 def main() -> int:
@@ -283,10 +267,9 @@ def main() -> int:
 
 def chosen_thresholds(arrays: dict[str, np.ndarray]) -> dict:
     """risk.json's thresholds and the folds' figures at them."""
-    whole_t, piece_t, veto, floor, report = choose_on(arrays)
-    return {"crisis_threshold": round(whole_t, 4), "piece_threshold": round(piece_t, 4), "piece_whole_floor": floor,
-            "piece_alone": PIECE_ALONE, "concern_threshold": 0.5, "rule_veto": veto,
-            "rule_veto_uncertain": UNCERTAIN_VETO, "leave_one_writer_out": report}
+    whole_t, piece_t, veto, report = choose_on(arrays)
+    return {"crisis_threshold": round(whole_t, 4), "piece_threshold": round(piece_t, 4), "concern_threshold": 0.5,
+            "rule_veto": veto, "rule_veto_uncertain": UNCERTAIN_VETO, "leave_one_writer_out": report}
 
 
 def thresholds_from(folds: Path) -> int:
