@@ -73,6 +73,15 @@ WITHIN_HOURS = re.compile(
 )
 
 
+# ...nor when it says the danger is tonight or right now: a story that begins with an overdose years ago and
+# ends "tonight I found a letter on her pillow and she isn't in the house" reads as over to the model (crisis
+# set 16, after its closing run: three such stories got only the concern line). On the fourteenth release's
+# folds (34,714 held-out messages) it caught 0.02 points more crises and flagged one more past-risk near miss;
+# of the 1,274 messages in the spent blind sets, real sets and question writers' files that say "tonight" or
+# "right now", it changes the tier of those three crises only.
+DANGER_NOW = re.compile(r"\b(tonight|right now)\b")
+
+
 def assess(text: str, rules: CrisisRules, model: RiskModel | None) -> Assessment:
     """The safety tier of one message; the rules run first because they cost nothing."""
     if not text or not text.strip():
@@ -91,7 +100,8 @@ def assess(text: str, rules: CrisisRules, model: RiskModel | None) -> Assessment
     # this took the crisis reply off 25 past-risk, past-emergency and SEND-behaviour near misses
     # (hard near misses 9.0% -> 8.5%) and cost no crisis. It stays at least a concern (below).
     read_as_over = score.past >= PAST_VETO
-    recent = WITHIN_HOURS.search(text.lower()) is not None
+    lowered = text.lower()
+    recent = WITHIN_HOURS.search(lowered) is not None or DANGER_NOW.search(lowered) is not None
     over = read_as_over and not recent
     if score.crisis >= model.crisis_threshold and not over:
         return Assessment("crisis", score.category)
