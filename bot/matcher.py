@@ -158,7 +158,7 @@ class _Index:
 
     def __init__(self, vectors: list[dict[str, float]], columns: dict[str, int] | None = None) -> None:
         """`columns`: another index's feature columns, holding every feature of these vectors, to share
-        rather than build again (the entries' index shares the phrasings': 90,000 names, about 6 MB)."""
+        rather than build again (the entries' index shares the phrasings': one dict of 90,000 names, not two)."""
         self.size = len(vectors)
         if columns is None:
             columns = {}

@@ -113,7 +113,8 @@ def assess(text: str, rules: CrisisRules, model: RiskModel | None) -> Assessment
         # ongoing, uncertain risk (a joke, a film). Never less than a concern: "how do I apply for an
         # EHCP, I want to kill myself" is a crisis the model alone misses, and a passive wish to die
         # ("everyone would be better off without me") stays a crisis. Nor is it calm when the model reads the
-        # risk as over but the message says hours ago: the low crisis reading then comes from the "ago".
+        # risk as over but the message says hours ago, tonight or right now: its low crisis reading then comes
+        # from reading the risk as over.
         calm = score.crisis < model.rule_veto and score.concern - score.past < model.rule_veto_uncertain \
             and hit.category not in PAST_ONLY_VETO and not (read_as_over and recent)
         return Assessment("concern" if over or calm else "crisis", hit.category)
