@@ -373,12 +373,17 @@ class Matcher:
         self._by_length = _by_length(self._vocabulary)
         self._correct = lru_cache(maxsize=65536)(self._correct_uncached)
         tokens = [self._corrected(words) for words in read]
+        # Each stage's lists are dropped as soon as the next is built: with 15,000 phrasings every
+        # word is its own string object, and the first start's peak is reached in the training below.
+        del read
         features = [_term_features([t for t in toks if t not in STOPWORDS]) for toks in tokens]
         self._idf = self._entry_idf(features, owners)
         self._rarest = math.log(1.0 + max(len(self.entries), 1))  # the weight of a word only one entry uses
         self._by_phrasing = _Index([self._vector(f) for f in features])
         self._by_entry = _Index(self._entry_vectors(features, owners), self._by_phrasing.columns)
+        del features
         model_rows = [_model_features(toks, self.thresholds.small_word) for toks in tokens]
+        del tokens
         kept = [i for i, row in enumerate(model_rows) if row]
         self._model = _SoftmaxModel.cached([model_rows[i] for i in kept], [owners[i] for i in kept], len(self.entries))
 
