@@ -10,20 +10,68 @@ story's). Here the same numbers are reached with less work:
 - a row's features are gathered from the weights by index, with no sparse matrix.
 The training script fits the vectorizer; this reads with its vocabulary and weights
 (tests/test_ngrams.py checks the rows are the vectorizer's own).
+
+The bot itself never imports scikit-learn: importing any part of it loads scipy.stats and the rest of
+the package, 64 MB of a process whose budget is 400 (a restarted bot peaked at 386 MB with it). So the
+vectorizer's analyzers, a regular expression and a loop each, are reproduced below for the settings the
+risk model uses, and tests/test_ngrams.py checks them against sklearn's own on the crisis training messages.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 import numpy as np
-from sklearn.feature_extraction.text import TfidfVectorizer
+
+if TYPE_CHECKING:
+    from sklearn.feature_extraction.text import TfidfVectorizer
 
 # Words whose character n-grams are kept: a few thousand cover everyday messages; about 200 bytes
 # each, so at most about 2 MB.
 _WORDS_KEPT = 10_000
 _NO_IDS = np.zeros(0, dtype=np.int32)
+# TfidfVectorizer's defaults: words of two or more word characters; runs of white space as one.
+_TOKEN = re.compile(r"(?u)\b\w\w+\b")
+_WHITE_SPACES = re.compile(r"\s\s+")
+# The settings the analyzers below reproduce; any other (stop words, accents, a token pattern) needs
+# the vectorizer itself.
+_ANALYZER_SETTINGS = {"analyzer", "ngram_range", "sublinear_tf", "norm", "use_idf", "smooth_idf", "dtype"}
+
+
+def analyser(settings: dict) -> Callable[[str], list[str]]:
+    """The n-grams of a text exactly as TfidfVectorizer(**settings).build_analyzer() lists them, for a
+    word or char_wb analyzer with the default preprocessing (lower case, no accent stripping)."""
+    if not settings.keys() <= _ANALYZER_SETTINGS:
+        raise ValueError(f"unsupported analyzer settings: {settings}")
+    low, high = settings.get("ngram_range", (1, 1))
+    if settings.get("analyzer", "word") == "word":
+        return lambda text: _word_ngrams(_TOKEN.findall(text.lower()), low, high)
+    if settings["analyzer"] == "char_wb":
+        return lambda text: _char_wb_ngrams(text.lower(), low, high)
+    raise ValueError(f"unsupported analyzer: {settings['analyzer']}")
+
+
+def _word_ngrams(tokens: list[str], low: int, high: int) -> list[str]:
+    """Every run of low to high tokens, shortest first, joined by spaces (sklearn's order)."""
+    grams = list(tokens) if low == 1 else []
+    for n in range(max(low, 2), min(high, len(tokens)) + 1):
+        grams.extend(" ".join(tokens[i : i + n]) for i in range(len(tokens) - n + 1))
+    return grams
+
+
+def _char_wb_ngrams(text: str, low: int, high: int) -> list[str]:
+    """Each word padded with a space either side, then its runs of low to high characters; a word
+    shorter than n is counted once, whole, and not again for longer n (sklearn's order and counts)."""
+    grams: list[str] = []
+    for word in _WHITE_SPACES.sub(" ", text).split():
+        padded = f" {word} "
+        for n in range(low, high + 1):
+            grams.extend(padded[i : i + n] for i in range(max(len(padded) - n + 1, 1)))
+            if len(padded) <= n:
+                break
+    return grams
 
 
 @dataclass(frozen=True, eq=False)
@@ -45,7 +93,7 @@ class Ngrams:
                 or not self.settings.get("use_idf", True) or self.settings.get("binary"):
             raise ValueError(f"unsupported n-gram settings: {self.settings}")
         object.__setattr__(self, "_index", {term: i for i, term in enumerate(self.vocabulary)})
-        object.__setattr__(self, "_analyse", TfidfVectorizer(**self.settings).build_analyzer())
+        object.__setattr__(self, "_analyse", analyser(self.settings))
         object.__setattr__(self, "_idf", np.asarray(self.idf, dtype=np.float64))
         object.__setattr__(self, "_word_ids", lru_cache(maxsize=_WORDS_KEPT)(self._ids_of))
 

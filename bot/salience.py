@@ -15,8 +15,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
-from sklearn.feature_extraction.text import TfidfVectorizer
-
+from .ngrams import analyser
 from .risk import NOT_CRISIS, WORD_NGRAMS
 from .text import asks_something
 
@@ -45,7 +44,7 @@ class Salience:
         margin = weights[crisis].max(axis=0) - weights[classes.index("none")]
         risk_words = {vocabulary[i]: float(margin[i]) for i in np.flatnonzero(margin > 0)}
         idf_of = dict(zip(vocabulary, idf.tolist()))
-        analyse = TfidfVectorizer(**WORD_NGRAMS).build_analyzer()  # the risk model's own reading of words
+        analyse = analyser(WORD_NGRAMS)  # the risk model's own reading of words
         return cls(risk_words, idf_of, analyse)
 
     def order(self, parts: Sequence[str]) -> list[int]:

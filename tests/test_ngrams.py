@@ -1,11 +1,14 @@
 """The risk model's n-gram rows are exactly sklearn's TfidfVectorizer rows, read faster (bot/ngrams.py)."""
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from bot.ngrams import Ngrams
+from bot.ngrams import Ngrams, analyser
 from bot.risk import CHAR_NGRAMS, WORD_NGRAMS, load_risk_model
 
 CORPUS = [
@@ -75,3 +78,31 @@ def test_settings_it_cannot_reproduce_are_refused() -> None:
         Ngrams({"analyzer": "word", "sublinear_tf": False}, ["a"], np.ones(1))
     with pytest.raises(ValueError):
         Ngrams({**WORD_NGRAMS, "norm": "l1"}, ["a"], np.ones(1))
+
+
+def _training_messages() -> list[str]:
+    folder = Path(__file__).resolve().parents[1] / "training" / "crisis"
+    return [json.loads(line)["q"] for path in sorted(folder.glob("*.jsonl"))
+            for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+@pytest.mark.parametrize("settings", [WORD_NGRAMS, CHAR_NGRAMS, {"analyzer": "word"},
+                                      {"analyzer": "char_wb", "ngram_range": (3, 3)},
+                                      {"analyzer": "word", "ngram_range": (2, 3)}],
+                         ids=["words", "chars", "unigrams", "char-trigrams", "word-2-3"])
+def test_analyser_lists_what_the_vectorizer_lists(settings: dict) -> None:
+    """The bot's own analyzers (it never imports sklearn) give sklearn's n-grams, in its order, for every
+    training message and the awkward texts above."""
+    expected = TfidfVectorizer(**settings).build_analyzer()
+    ours = analyser(settings)
+    texts = CORPUS + UNSEEN + ["a", "ab", "  two   spaces\u00a0and\u2003others\x0b ", "İİ ǅ ß"] + _training_messages()
+    assert len(texts) > 10_000
+    for text in texts:
+        assert ours(text) == expected(text), text
+
+
+def test_analyser_refuses_settings_it_does_not_reproduce() -> None:
+    for settings in ({"analyzer": "char"}, {"analyzer": "word", "stop_words": "english"},
+                     {"analyzer": "word", "lowercase": False}, {"analyzer": "word", "strip_accents": "unicode"}):
+        with pytest.raises(ValueError):
+            analyser(settings)

@@ -23,8 +23,6 @@ from typing import Callable, Iterable, Sequence
 
 import numpy as np
 from scipy import sparse
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.preprocessing import normalize
 
 from ..matcher import Matcher
 from ..text import STOPWORDS, fold, stem
@@ -134,6 +132,11 @@ def features_for(matcher: Matcher | None) -> Callable[[str], list[str]]:
 def lexical_vectors(features: Sequence[list[str]], matcher: Matcher | None) -> sparse.csr_matrix:
     """TF-IDF over the questions' features, weighted by how much each tells knowledge entries
     apart when there is a matcher; unit length."""
+    # Imported here, when an editor groups questions, not when the server starts: any part of sklearn
+    # loads the whole package (64 MB), which the bot answering families never needs (tests/test_memory.py).
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.preprocessing import normalize
+
     vectorizer = TfidfVectorizer(analyzer=list, sublinear_tf=True, norm=None, dtype=np.float32)
     try:
         found = vectorizer.fit_transform(features).tocsr()
