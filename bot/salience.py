@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
+
 from .ngrams import analyser
 from .risk import NOT_CRISIS, WORD_NGRAMS
 from .text import asks_something

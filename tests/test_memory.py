@@ -40,7 +40,8 @@ def test_it_is_safe_to_call_again() -> None:
 def test_the_bot_never_imports_scikit_learn() -> None:
     """Importing any of sklearn loads scipy.stats and the whole package: 64 MB of the 400 MB budget. The bot
     reads its n-grams with its own analyzers (bot/ngrams.py); only training (bot/meaning.py, on a first start)
-    and an editor grouping questions (bot/editors/grouping.py) may import it. Checked in a fresh interpreter, since the tests themselves use sklearn."""
+    and an editor grouping questions (bot/editors/grouping.py) may import it. Checked in a fresh interpreter,
+    since the tests themselves use sklearn."""
     import subprocess
     from pathlib import Path
 
@@ -48,7 +49,7 @@ def test_the_bot_never_imports_scikit_learn() -> None:
     # Every module of the bot, the editors' page and the channels: what a server imports as it starts.
     modules = sorted(".".join(p.relative_to(root).with_suffix("").parts) for p in (root / "bot").rglob("*.py")
                      if p.stem != "__init__")
-    script = f"import sys; import {', '.join(modules)}; print(sorted(m for m in sys.modules if m.startswith('sklearn')))"
+    script = f"import sys, {', '.join(modules)}; print(sorted(m for m in sys.modules if m.startswith('sklearn')))"
     done = subprocess.run([sys.executable, "-c", script], cwd=root, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
