@@ -46,7 +46,8 @@ _FAREWELL = "bye"
 # goodbyes beside suicidal farewells) "bye" reads 0.57, "bye x" 0.51, "goodbye" 0.98, "night night" 0.54 and
 # "ok bye" 0.09, which is a plain goodbye again. At the fourteenth (writer BH, crisis set 15, parents' real posts as
 # their own writer) "bye" 0.56, "bye x" 0.46, "goodbye" 0.98, "night night" 0.50, "ok bye" 0.08, "thanks bye" 0.07.
-# Recheck after retraining (a test does).
+# At the fifteenth (writers BK and BN) "bye" 0.55, "bye x" 0.41, "goodbye" 0.99, "night night" 0.59, "ok bye" 0.07,
+# "thanks bye" 0.05. Recheck after retraining (a test does).
 FAREWELL_CONCERN = 0.3
 # A crisis probability this close to the crisis threshold is a concern. Chosen on blind set 1 and
 # the question sets: 0.5 put the safety line on 6.7% of ordinary questions, 0.7 on 3.8%, with
