@@ -7,6 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 
 SETS = Path(__file__).resolve().parents[1] / "benchmarks" / "sets"
+# Sets 17 and real set 9 gave the fifteenth release's closing figures and are spent too, but wait to join: as phrasings
+# they made the dev set answer two out-of-scope questions (README, "Performance").
 LAST_SPENT = 16
 SPENT_CRISIS_SETS = [SETS / f"crisis-blind-{n}.jsonl" for n in range(1, LAST_SPENT + 1)]
 SPENT_QUESTION_SETS = [SETS / f"questions-blind-{n}.jsonl" for n in range(1, LAST_SPENT + 1)]
