@@ -134,7 +134,7 @@ def test_an_overdose_taken_hours_ago_is_not_over(bundled_replies: Replies) -> No
 def test_a_past_risk_story_that_ends_in_danger_tonight_is_a_crisis(bundled_replies: Replies) -> None:
     """The model reads the overdose last year and "much better since" as a risk that is over; the story ends
     in danger tonight. Written for this test (the story first written for it, a goodbye text tonight, the
-    sixteenth release's model reads as a crisis itself)."""
+    fifteenth release's model reads as a crisis itself)."""
     text = ("Last year my son took an overdose, spent time in hospital, and has been much better since with CAMHS. "
             "Tonight I found his tablets missing from the cupboard.")
     assert bundled_replies.risk is not None and bundled_replies.risk.score(text).past >= PAST_VETO
