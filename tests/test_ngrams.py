@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -80,10 +81,11 @@ def test_settings_it_cannot_reproduce_are_refused() -> None:
         Ngrams({**WORD_NGRAMS, "norm": "l1"}, ["a"], np.ones(1))
 
 
-def _training_messages() -> list[str]:
+@lru_cache(maxsize=1)  # read once for the five settings below
+def _training_messages() -> tuple[str, ...]:
     folder = Path(__file__).resolve().parents[1] / "training" / "crisis"
-    return [json.loads(line)["q"] for path in sorted(folder.glob("*.jsonl"))
-            for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return tuple(json.loads(line)["q"] for path in sorted(folder.glob("*.jsonl"))
+                 for line in path.read_text(encoding="utf-8").splitlines() if line.strip())
 
 
 @pytest.mark.parametrize("settings", [WORD_NGRAMS, CHAR_NGRAMS, {"analyzer": "word"},
@@ -95,7 +97,7 @@ def test_analyser_lists_what_the_vectorizer_lists(settings: dict) -> None:
     training message and the awkward texts above."""
     expected = TfidfVectorizer(**settings).build_analyzer()
     ours = analyser(settings)
-    texts = CORPUS + UNSEEN + ["a", "ab", "  two   spaces\u00a0and\u2003others\x0b ", "İİ ǅ ß"] + _training_messages()
+    texts = CORPUS + UNSEEN + ["a", "ab", "  two   spaces\u00a0and\u2003others\x0b ", "İİ ǅ ß", *_training_messages()]
     assert len(texts) > 10_000
     for text in texts:
         assert ours(text) == expected(text), text
