@@ -15,7 +15,8 @@ are not read here.
 the answer threshold and the answer margin in CURVE (the shipped pair among them), every
 writer's questions are decided again (the ranking does not depend on these two, so it is
 computed once), and the figures are pooled over all writers' questions; then the same for the margin
-and clarify window of long messages (LONG_MESSAGE characters or more) alone.
+and clarify window of long messages (LONG_MESSAGE characters or more) alone, and for how close behind
+the best answer an out-of-scope entry leaves a question unanswered.
 
 --real: the folds are the spent real question sets and the real questions gathered for training
 (training/questions/real-train-*.jsonl): questions asked in public, each set held out in turn.
@@ -51,6 +52,8 @@ CURVE_MARGIN = (0.02, 0.05, 0.08, 0.12, 0.16)
 # Long messages: (margin, window) pairs; a margin wider than the window would change nothing, since only
 # candidates within the window can be offered instead.
 CURVE_LONG = ((0.08, 0.10), (0.12, 0.14), (0.16, 0.18), (0.20, 0.22))
+# How close behind the best answer an out-of-scope entry must be to leave the question unanswered.
+CURVE_OUT_OF_SCOPE = (None, 0.02, 0.03, 0.04, 0.06)
 
 
 def load_scorer():
@@ -122,6 +125,12 @@ def curve(replies_by_writer: dict[str, Replies], items_by_writer: dict[str, list
         m = pooled(replies_by_writer, items_by_writer, thresholds, scorer)
         mark = "  <- shipped" if (margin, window) == (shipped.long_margin, shipped.long_window) else ""
         print(f"{'':14} {margin:6.2f} {window:6.2f}  {m['top1_pct']:5.1f} {m['resolved_pct']:8.1f} "
+              f"{m['wrong_answer_pct']:5.1f} {m['oos_abstain_pct']:8.1f}{mark}", flush=True)
+    print(f"\nout-of-scope margin: {'margin':>6}  {'top1':>5} {'resolved':>8} {'wrong':>5} {'oos left':>8}")
+    for margin in CURVE_OUT_OF_SCOPE:
+        m = pooled(replies_by_writer, items_by_writer, dataclasses.replace(shipped, out_of_scope_margin=margin), scorer)
+        mark = "  <- shipped" if margin == shipped.out_of_scope_margin else ""
+        print(f"{'':20} {str(margin):>6}  {m['top1_pct']:5.1f} {m['resolved_pct']:8.1f} "
               f"{m['wrong_answer_pct']:5.1f} {m['oos_abstain_pct']:8.1f}{mark}", flush=True)
     for replies in replies_by_writer.values():
         replies.matcher.thresholds = shipped

@@ -81,6 +81,34 @@ def test_out_of_scope_entry_is_never_an_answer(tmp_path: Path) -> None:
     assert decision.outcome == "unanswered" and decision.best.entry.id == "bins"
 
 
+def test_an_out_of_scope_entry_close_behind_the_answer_leaves_the_question(tmp_path: Path) -> None:
+    """A budget planner app is not a personal budget: with an out-of-scope entry close behind the best
+    answer, the question gets the out-of-scope entry's reply, not the near topic's answer; further behind,
+    the answer stands; without the rule (None), the near topic is answered."""
+    from dataclasses import replace
+
+    kb = write_kb(tmp_path / "kb", """
+        - {id: personal-budgets, title: Personal budgets, answer: x, questions:
+            [personal budget for an ehc plan, can i get direct payments instead of services, how do personal budgets work]}
+        - {id: shops, kind: out-of-scope, title: Shops and apps, answer: Not us., questions:
+            [household budget planner app, which app is best for budgeting, recommend a shop]}
+        - {id: transport, title: Transport, questions: [school transport for my son, taxi to school], answer: c}
+        """)
+    matcher = matcher_for(kb)
+    close, far = "personal budget planner recommendation", "is there a personal budget planner"
+    gaps = {q: [c.score for c in matcher.rank(q)] for q in (close, far)}
+    assert [c.entry.id for c in matcher.rank(close)][:2] == ["personal-budgets", "shops"]
+    assert gaps[close][0] - gaps[close][1] < 0.12 < gaps[far][0] - gaps[far][1]
+    matcher.thresholds = replace(matcher.thresholds, out_of_scope_margin=0.12)
+    matcher.forget_decisions()
+    decision = matcher.decide(close)
+    assert decision.outcome == "unanswered" and decision.best.entry.id == "shops"
+    assert matcher.decide(far).outcome == "answer"
+    matcher.thresholds = replace(matcher.thresholds, out_of_scope_margin=None)
+    matcher.forget_decisions()
+    assert matcher.decide(close).outcome == "answer"
+
+
 def test_trained_weights_are_cached_by_what_they_learned_from(small_kb: Path, tmp_path: Path,
                                                               monkeypatch) -> None:
     """A second start reads the matcher's weights from SIGNPOST_CACHE_DIR and ranks exactly as

@@ -7,14 +7,12 @@ from __future__ import annotations
 from pathlib import Path
 
 SETS = Path(__file__).resolve().parents[1] / "benchmarks" / "sets"
-# Sets 17 and real set 9 gave the fifteenth release's closing figures and are spent too, but wait to join: as phrasings
-# they made the dev set answer two out-of-scope questions (README, "Performance").
-LAST_SPENT = 16
+LAST_SPENT = 17
 SPENT_CRISIS_SETS = [SETS / f"crisis-blind-{n}.jsonl" for n in range(1, LAST_SPENT + 1)]
 SPENT_QUESTION_SETS = [SETS / f"questions-blind-{n}.jsonl" for n in range(1, LAST_SPENT + 1)]
 # Real questions (asked in public, labelled by two helpers) are spent the same way: these gave closing
 # figures, were read for their misses, and now teach the matcher as phrasings.
-LAST_SPENT_REAL = 8
+LAST_SPENT_REAL = 9
 SPENT_REAL_SETS = [SETS / f"real-questions-{n}.jsonl" for n in range(1, LAST_SPENT_REAL + 1)]
 # Unseen until the next closing run: ordinary questions no model has trained on.
 NEXT_QUESTION_SET = SETS / f"questions-blind-{LAST_SPENT + 1}.jsonl"
