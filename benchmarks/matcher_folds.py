@@ -117,23 +117,25 @@ def curve(replies_by_writer: dict[str, Replies], items_by_writer: dict[str, list
             m = pooled(replies_by_writer, items_by_writer, dataclasses.replace(shipped, answer=answer, margin=margin),
                        scorer)
             mark = "  <- shipped" if (answer, margin) == (shipped.answer, shipped.margin) else ""
-            print(f"{answer:6.2f} {margin:6.2f}  {m['top1_pct']:5.1f} {m['resolved_pct']:8.1f} "
-                  f"{m['wrong_answer_pct']:5.1f} {m['oos_abstain_pct']:8.1f}{mark}", flush=True)
+            print(f"{answer:6.2f} {margin:6.2f}  {_row(m)}{mark}", flush=True)
     print(f"\nlong messages: {'margin':>6} {'window':>6}  {'top1':>5} {'resolved':>8} {'wrong':>5} {'oos left':>8}")
     for margin, window in CURVE_LONG:
         thresholds = dataclasses.replace(shipped, long_margin=margin, long_window=window)
         m = pooled(replies_by_writer, items_by_writer, thresholds, scorer)
         mark = "  <- shipped" if (margin, window) == (shipped.long_margin, shipped.long_window) else ""
-        print(f"{'':14} {margin:6.2f} {window:6.2f}  {m['top1_pct']:5.1f} {m['resolved_pct']:8.1f} "
-              f"{m['wrong_answer_pct']:5.1f} {m['oos_abstain_pct']:8.1f}{mark}", flush=True)
+        print(f"{'':14} {margin:6.2f} {window:6.2f}  {_row(m)}{mark}", flush=True)
     print(f"\nout-of-scope margin: {'margin':>6}  {'top1':>5} {'resolved':>8} {'wrong':>5} {'oos left':>8}")
     for margin in CURVE_OUT_OF_SCOPE:
         m = pooled(replies_by_writer, items_by_writer, dataclasses.replace(shipped, out_of_scope_margin=margin), scorer)
         mark = "  <- shipped" if margin == shipped.out_of_scope_margin else ""
-        print(f"{'':20} {str(margin):>6}  {m['top1_pct']:5.1f} {m['resolved_pct']:8.1f} "
-              f"{m['wrong_answer_pct']:5.1f} {m['oos_abstain_pct']:8.1f}{mark}", flush=True)
+        print(f"{'':20} {str(margin):>6}  {_row(m)}{mark}", flush=True)
     for replies in replies_by_writer.values():
         replies.matcher.thresholds = shipped
+
+
+def _row(m: dict) -> str:
+    """A curve row's figures: top-1, answered right or clarified, wrong, out of scope left."""
+    return f"{m['top1_pct']:5.1f} {m['resolved_pct']:8.1f} {m['wrong_answer_pct']:5.1f} {m['oos_abstain_pct']:8.1f}"
 
 
 def pooled(replies_by_writer: dict[str, Replies], items_by_writer: dict[str, list[dict]], thresholds, scorer) -> dict:
